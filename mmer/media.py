@@ -216,33 +216,36 @@ def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFr
         i = 0
         prev: tuple[float, av.VideoFrame] | None = None
         position = -np.inf
-        can_seek = True
+        can_seek, just_sought = True, False
+        sought_for = -1  # a target is sought at most once, else a far keyframe would loop forever
         while i < n:
-            seek_to = None
+            sought = False
             for index, frame in enumerate(container.decode(stream)):
                 t = _frame_time(frame, start, index, stream)
-                if can_seek and seek_to is not None and t < position - _EPS:
-                    can_seek = False  # the seek went backwards: keyframes are sparse
-                seek_to = None
+                if just_sought:
+                    just_sought = False
+                    if t < position - _EPS:
+                        can_seek = False  # the seek went backwards: keyframes are sparse
                 while i < n and t > targets[i] + _EPS:
                     chosen[i] = _pick(prev, (t, frame), chosen, i)
                     i += 1
                 if i >= n:
                     break
                 prev, position = (t, frame), t
-                if can_seek and targets[i] - t > seek_gap:
-                    seek_to = targets[i]
-                    offset = int((seek_to + start) / stream.time_base)
+                if can_seek and i != sought_for and targets[i] - t > seek_gap:
+                    sought_for = i
+                    offset = int((targets[i] + start) / stream.time_base)
                     container.seek(offset, stream=stream, backward=True, any_frame=False)
+                    sought = just_sought = True
                     break
             else:
                 # End of stream: the remaining targets fall on the last frame.
+                if prev is None:
+                    raise MediaError(f"{Path(path).name}: video stream has no decodable frames")
                 while i < n:
-                    if prev is None:
-                        raise MediaError(f"{Path(path).name}: video stream has no decodable frames")
                     chosen[i] = _pick(prev, prev, chosen, i)
                     i += 1
-            if seek_to is None:
+            if not sought:
                 break
 
     frames = np.stack([c[1] for c in chosen])  # type: ignore[index]
@@ -370,6 +373,7 @@ class VideoWriter:
         *,
         audio_rate: int | None = None,
         crf: int = 20,
+        keyframe_interval: int | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {width}x{height}")
@@ -383,6 +387,8 @@ class VideoWriter:
             self._video.width, self._video.height = width, height
             self._video.pix_fmt = "yuv420p"
             self._video.options = {"crf": str(crf), "preset": "veryfast"}
+            if keyframe_interval:
+                self._video.options |= {"g": str(keyframe_interval), "keyint_min": str(keyframe_interval)}
             self._audio = None
             if audio_rate is not None:
                 self._audio = self._container.add_stream("aac", rate=audio_rate, layout="mono")

@@ -1,0 +1,221 @@
+"""The ``mmer`` command. Thin on purpose: parse arguments, call the library, map errors to exit codes.
+
+Exit codes: 0 success, 1 some items of a batch failed (the rest were done), 2 usage or input
+error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mmer import __version__
+
+log = logging.getLogger("mmer")
+
+EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE = 0, 1, 2
+_MAX_LISTED_FAILURES = 20
+
+
+class UsageError(Exception):
+    """A user's mistake: reported as one line, exit code 2."""
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from mmer.datasets import DatasetError
+    from mmer.faces import FaceDetectorUnavailable
+    from mmer.media import MediaError
+
+    return (UsageError, DatasetError, MediaError, FaceDetectorUnavailable, ValueError, FileNotFoundError,
+            NotADirectoryError, PermissionError)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from mmer.datasets import build_manifest
+
+    summary = build_manifest(
+        args.dataset, args.root, args.output,
+        include_song=args.include_song, include_video_only=args.include_video_only,
+        val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+    )
+    print(summary.one_line())
+    print(f"manifest: {args.output}")
+    return EXIT_OK
+
+
+def cmd_faces(args: argparse.Namespace) -> int:
+    from mmer.preprocess import detect_faces
+
+    options = {}
+    if args.detector == "yolo":
+        options = {"weights": args.yolo_weights, "conf": args.conf, "device": args.device}
+    report = detect_faces(args.manifest, args.output, detector=args.detector, detector_options=options,
+                          every=args.every, workers=args.workers, overwrite=args.overwrite)
+    return _finish(report, args.output, "face boxes")
+
+
+def cmd_crop(args: argparse.Namespace) -> int:
+    from mmer.preprocess import crop_faces
+
+    report = crop_faces(args.manifest, args.bboxes, args.output, size=args.size, margin=args.margin,
+                        workers=args.workers, overwrite=args.overwrite)
+    return _finish(report, args.output, "face clips")
+
+
+def cmd_audio(args: argparse.Namespace) -> int:
+    from mmer.preprocess import extract_audio_tracks
+
+    report = extract_audio_tracks(args.manifest, args.output, fmt=args.format, bitrate=args.bitrate,
+                                  workers=args.workers, overwrite=args.overwrite)
+    return _finish(report, args.output, "audio tracks")
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from mmer.synthetic import make_sample_data
+
+    paths = make_sample_data(args.output, args.dataset, clips_per_class=args.clips_per_class,
+                             actors=args.actors, seconds=args.seconds, fps=args.fps, seed=args.seed)
+    print(f"{len(paths)} {args.dataset} clips in {args.output}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mmer.environment import format_report, run_checks
+
+    items = run_checks()
+    print(format_report(items))
+    return EXIT_FAILED_ITEMS if any(i.required and not i.ok for i in items) else EXIT_OK
+
+
+def _finish(report, out_dir: Path, what: str) -> int:
+    from mmer.batch import FAILURES_FILE
+
+    print(f"{what}: {report.one_line()} -> {out_dir}")
+    for item_id, reason in report.skipped[:_MAX_LISTED_FAILURES]:
+        print(f"  skipped {item_id}: {reason}")
+    if not report.failed:
+        return EXIT_OK
+    for item_id, reason in report.failed[:_MAX_LISTED_FAILURES]:
+        print(f"  failed {item_id}: {reason}", file=sys.stderr)
+    more = len(report.failed) - _MAX_LISTED_FAILURES
+    if more > 0:
+        print(f"  … and {more} more", file=sys.stderr)
+    print(f"failures listed in {out_dir / FAILURES_FILE}", file=sys.stderr)
+    return EXIT_FAILED_ITEMS
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def _batch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="redo clips whose output already exists")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmer", description="Multimodal (face + voice) emotion recognition.")
+    parser.add_argument("--version", action="version", version=f"mmer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("manifest", cmd_manifest, "index a RAVDESS or CREMA-D folder into a labelled manifest CSV")
+    p.add_argument("dataset", choices=["ravdess", "cremad"])
+    p.add_argument("root", type=Path, help="dataset folder (official Actor_XX layout or flattened)")
+    p.add_argument("-o", "--output", type=Path, default=Path("manifest.csv"))
+    p.add_argument("--include-song", action="store_true", help="RAVDESS: also take song clips")
+    p.add_argument("--include-video-only", action="store_true", help="RAVDESS: also take video-only clips")
+    p.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of actors for validation")
+    p.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of actors for test")
+    p.add_argument("--seed", type=int, default=0, help="seed of the actor-independent split")
+
+    p = add("faces", cmd_faces, "detect the main face in every frame of every clip (bbox JSON per clip)")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("-o", "--output", type=Path, default=Path("extracted_bboxes"))
+    p.add_argument("--detector", choices=["opencv", "yolo"], default="opencv",
+                   help="opencv: Haar cascade, offline (default); yolo: YOLOv11n-face via ultralytics")
+    p.add_argument("--yolo-weights", default="AdamCodd/YOLOv11n-face-detection",
+                   help="a .pt file or a Hugging Face id (default %(default)s)")
+    p.add_argument("--conf", type=float, default=0.25, help="yolo confidence threshold")
+    p.add_argument("--device", default="auto", help="yolo device: auto, cpu, cuda, cuda:N")
+    p.add_argument("--every", type=_positive_int, default=1,
+                   help="detect on every N-th frame and interpolate between (default 1)")
+    _batch_options(p)
+
+    p = add("crop", cmd_crop, "write fixed-size face-crop clips from face boxes")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--bboxes", type=Path, default=Path("extracted_bboxes"))
+    p.add_argument("-o", "--output", type=Path, default=Path("extracted_faces_videos"))
+    p.add_argument("--size", type=int, default=224, help="output side in pixels (default 224)")
+    p.add_argument("--margin", type=float, default=0.25, help="context around the face box (default 0.25)")
+    _batch_options(p)
+
+    p = add("audio", cmd_audio, "extract each clip's audio (16 kHz mono wav, or mp3)")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("-o", "--output", type=Path, default=Path("extracted_audio"))
+    p.add_argument("--format", choices=["wav", "mp3"], default="wav")
+    p.add_argument("--bitrate", default="320k", help="mp3 bitrate (default 320k; mp3 is written at 44.1 kHz)")
+    _batch_options(p)
+
+    p = add("sample-data", cmd_sample_data, "write synthetic clips named like a dataset's files (tests, demos)")
+    p.add_argument("output", type=Path)
+    p.add_argument("--dataset", choices=["ravdess", "cremad"], required=True)
+    p.add_argument("--clips-per-class", type=_positive_int, default=2, help="per actor (default 2)")
+    p.add_argument("--actors", type=_positive_int, default=4)
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--fps", type=_positive_int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+
+    add("check", cmd_check, "report torch/CUDA, FFmpeg codecs, detectors and models available offline")
+    return parser
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("libav", "PIL", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args)
+    try:
+        return args.func(args)
+    except _user_errors() as exc:
+        log.debug("error details", exc_info=True)
+        print(f"mmer {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"mmer {args.command}: interrupted; finished outputs are kept, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

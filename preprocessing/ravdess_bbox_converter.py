@@ -1,0 +1,6 @@
+"""Face boxes → fixed-size face-crop clips for ravdess (seed name). Same as `mmer crop`."""
+
+from mmer.seed_scripts import script
+
+if __name__ == "__main__":
+    script("ravdess", "crop")

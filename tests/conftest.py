@@ -1,0 +1,42 @@
+"""Shared fixtures: clips written by the project's own writer, with contents the tests can predict."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# ultralytics and huggingface_hub probe the network unless told otherwise; nothing here may.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from mmer import media  # noqa: E402
+from tests.helpers import index_frames, tone  # noqa: E402
+
+
+@pytest.fixture
+def index_clip(tmp_path: Path) -> Path:
+    """40 frames at 10 fps (4 s) with a 4 s tone."""
+    path = tmp_path / "index.mp4"
+    media.write_video(path, index_frames(40), 10, audio=tone(4.0))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_ravdess(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic RAVDESS tree (3 actors × 6 classes), written once per test session."""
+    from mmer.synthetic import make_sample_data
+
+    root = tmp_path_factory.mktemp("ravdess")
+    make_sample_data(root, "ravdess", clips_per_class=1, actors=3, seconds=1.2, fps=15)
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_cremad(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mmer.synthetic import make_sample_data
+
+    root = tmp_path_factory.mktemp("cremad")
+    make_sample_data(root, "cremad", clips_per_class=1, actors=2, seconds=1.2, fps=15)
+    return root
