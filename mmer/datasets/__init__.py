@@ -1,0 +1,135 @@
+"""Dataset folders → labelled, actor-split manifests.
+
+:func:`scan` walks a RAVDESS or CREMA-D folder (the official ``Actor_XX`` layout, deeper nesting,
+or everything flattened into one folder: only file names matter) and returns the clips taken and
+every other file with its reason (see :data:`SKIP_REASONS`). :func:`build_manifest` adds the
+actor-independent train/val/test split and writes the manifest and the skipped report.
+
+Scanning never decodes media: a clip's metadata is its file name. Files are visited in sorted
+order of their path below the root, so results (and which copy of a duplicate wins) are
+deterministic. Actor ids are ``<dataset>_<code>`` (``ravdess_12``, ``cremad_1012``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from mmer.datasets import cremad, ravdess
+from mmer.datasets.manifest import (
+    BAD_NAME,
+    CORE_COLUMNS,
+    DROPPED_EMOTION,
+    DUPLICATE,
+    EXCLUDED,
+    NON_VIDEO,
+    SKIP_REASONS,
+    UNKNOWN_CODE,
+    VIDEO_EXTENSIONS,
+    ClipRecord,
+    DatasetError,
+    ManifestSummary,
+    Rejected,
+    SkippedFile,
+    read_manifest,
+    skipped_report_path,
+    summarize,
+    write_manifest,
+    write_skipped_report,
+)
+from mmer.datasets.splits import actor_folds, assign_actor_splits
+
+__all__ = [
+    "BAD_NAME", "CORE_COLUMNS", "DATASETS", "DROPPED_EMOTION", "DUPLICATE", "EXCLUDED", "NON_VIDEO",
+    "SKIP_REASONS", "UNKNOWN_CODE", "VIDEO_EXTENSIONS", "ClipRecord", "DatasetError", "ManifestSummary",
+    "SkippedFile", "actor_folds", "assign_actor_splits", "build_manifest", "read_manifest", "scan",
+    "skipped_report_path", "write_manifest", "write_skipped_report",
+]
+
+log = logging.getLogger(__name__)
+
+DATASETS: tuple[str, ...] = (ravdess.DATASET, cremad.DATASET)
+
+
+def _classify(path: Path, to_record: Callable[[Path], ClipRecord]) -> ClipRecord:
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise Rejected(NON_VIDEO, f"extension {path.suffix or '(none)'!r} is not one of "
+                                  f"{' '.join(sorted(VIDEO_EXTENSIONS))}")
+    if path.name.startswith("._"):
+        raise Rejected(NON_VIDEO, "macOS AppleDouble metadata file (._ prefix), not a video")
+    return to_record(path)
+
+
+def scan(dataset: str, root: Path, *, include_song: bool = False,
+         include_video_only: bool = False) -> tuple[list[ClipRecord], list[SkippedFile]]:
+    """The clips of ``dataset`` under ``root`` (split left empty) and every file not taken, with its reason.
+
+    ``include_song`` and ``include_video_only`` widen the RAVDESS set beyond audio-video speech;
+    CREMA-D has neither. Raises :class:`DatasetError` if ``root`` is missing or yields no clip.
+    """
+    if dataset == ravdess.DATASET:
+        to_record: Callable[[Path], ClipRecord] = functools.partial(
+            ravdess.to_record, include_song=include_song, include_video_only=include_video_only)
+    elif dataset == cremad.DATASET:
+        if include_song or include_video_only:
+            log.warning("include_song / include_video_only apply to RAVDESS only; ignored for CREMA-D")
+        to_record = cremad.to_record
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    root = Path(root)
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "does not exist"
+        raise DatasetError(f"{dataset} folder {root} {what}")
+    root = root.absolute()
+
+    records: list[ClipRecord] = []
+    skipped: list[SkippedFile] = []
+    taken: dict[str, Path] = {}
+    files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).parts)
+    for path in files:
+        try:
+            record = _classify(path, to_record)
+        except Rejected as rejected:
+            skipped.append(SkippedFile(path, rejected.reason, rejected.detail))
+            continue
+        first = taken.setdefault(record.clip_id, path)
+        if first != path:
+            skipped.append(SkippedFile(path, DUPLICATE, f"clip {record.clip_id} already taken from "
+                                                        f"{first.relative_to(root).as_posix()}"))
+            continue
+        records.append(record)
+    if not records:
+        raise DatasetError(_nothing_found(dataset, root, skipped))
+    log.info("%s: %d clips taken, %d files skipped under %s", dataset, len(records), len(skipped), root)
+    return records, skipped
+
+
+def _nothing_found(dataset: str, root: Path, skipped: list[SkippedFile]) -> str:
+    if not skipped:
+        return f"no files under {root}: is this the {dataset} folder?"
+    reasons = Counter(s.reason for s in skipped)
+    first = skipped[0]
+    return (f"no {dataset} clip accepted under {root}: {len(skipped)} files skipped "
+            f"({', '.join(f'{r} {n}' for r, n in reasons.items())}); e.g. "
+            f"{first.path.relative_to(root).as_posix()}: {first.reason}, {first.detail}")
+
+
+def build_manifest(dataset: str, root: Path, out: Path, *, include_song: bool = False,
+                   include_video_only: bool = False, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                   seed: int = 0) -> ManifestSummary:
+    """Scan ``root``, split by actor, write ``out`` and ``<out stem>.skipped.csv`` next to it (atomically)."""
+    out = Path(out)
+    records, skipped = scan(dataset, root, include_song=include_song, include_video_only=include_video_only)
+    splits = assign_actor_splits((r.actor for r in records), val_fraction=val_fraction,
+                                 test_fraction=test_fraction, seed=seed)
+    records = [dataclasses.replace(r, split=splits[r.actor]) for r in records]
+    report = skipped_report_path(out)
+    write_manifest(records, out)
+    write_skipped_report(skipped, report)
+    summary = summarize(dataset, records, skipped, out, report)
+    log.debug("%s", summary.one_line())
+    return summary

@@ -1,0 +1,133 @@
+"""The `mmer` command end to end, run in-process through its real entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mmer import media
+from mmer.cli import main
+
+
+def run(*args: object) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def prepared(sample_ravdess: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """manifest → faces → crop → audio on the synthetic RAVDESS tree, done once for this module."""
+    work = tmp_path_factory.mktemp("work")
+    paths = {"manifest": work / "manifest.csv", "boxes": work / "extracted_bboxes",
+             "faces": work / "extracted_faces_videos", "audio": work / "extracted_audio"}
+    assert run("manifest", "ravdess", sample_ravdess, "-o", paths["manifest"]) == 0
+    assert run("faces", paths["manifest"], "-o", paths["boxes"], "--every", 2) == 0
+    assert run("crop", paths["manifest"], "--bboxes", paths["boxes"], "-o", paths["faces"], "--size", 112) == 0
+    assert run("audio", paths["manifest"], "-o", paths["audio"]) == 0
+    return paths
+
+
+def _clip_ids(manifest: Path) -> list[str]:
+    with open(manifest, newline="") as fh:
+        return [row["clip_id"] for row in csv.DictReader(fh)]
+
+
+def test_pipeline_writes_one_output_per_clip(prepared: dict[str, Path]) -> None:
+    ids = _clip_ids(prepared["manifest"])
+    assert len(ids) == 18
+    assert sorted(p.stem for p in prepared["boxes"].glob("*.json")) == sorted(ids)
+    assert sorted(p.stem for p in prepared["faces"].glob("*.mp4")) == sorted(ids)
+    assert sorted(p.stem for p in prepared["audio"].glob("*.wav")) == sorted(ids)
+
+
+def test_every_frame_of_a_synthetic_clip_has_a_face(prepared: dict[str, Path]) -> None:
+    data = json.loads(next(prepared["boxes"].glob("*.json")).read_text())
+    assert data["detector"] == "opencv" and data["width"] == 320 and data["height"] == 240
+    assert len(data["frames"]) == 18  # 1.2 s at 15 fps
+    assert all(f["box"] is not None for f in data["frames"])
+
+
+def test_face_clips_and_audio_have_the_promised_format(prepared: dict[str, Path]) -> None:
+    clip = next(prepared["faces"].glob("*.mp4"))
+    info = media.probe(clip)
+    assert (info.width, info.height, info.fps, info.has_audio) == (112, 112, 15, False)
+    assert sum(1 for _ in media.iter_frames(clip)) == 18
+    wav = media.probe(next(prepared["audio"].glob("*.wav")))
+    assert (wav.sample_rate, wav.channels) == (16_000, 1)
+    assert wav.duration == pytest.approx(1.2, abs=0.07)
+
+
+def test_rerun_skips_finished_clips(prepared: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    stamps = {p: p.stat().st_mtime_ns for p in prepared["audio"].glob("*.wav")}
+    capsys.readouterr()
+    assert run("audio", prepared["manifest"], "-o", prepared["audio"]) == 0
+    assert "0 clips done, 18 already done" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in prepared["audio"].glob("*.wav")} == stamps
+
+
+def test_a_corrupt_video_is_listed_and_the_batch_finishes(sample_ravdess: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "ravdess"
+    shutil.copytree(sample_ravdess / "Actor_01", root / "Actor_01")
+    victim = sorted(root.rglob("*.mp4"))[0]
+    victim.write_bytes(victim.read_bytes()[:2000])  # truncated: header only
+    manifest = tmp_path / "manifest.csv"
+    assert run("manifest", "ravdess", root, "-o", manifest) == 0
+
+    code = run("audio", manifest, "-o", tmp_path / "audio")
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"failed {victim.stem}" in err
+    assert len(list((tmp_path / "audio").glob("*.wav"))) == 5
+    with open(tmp_path / "audio" / "failures.csv") as fh:
+        assert [row["clip_id"] for row in csv.DictReader(fh)] == [victim.stem]
+
+
+def test_a_silent_video_is_skipped_not_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import index_frames
+
+    root = tmp_path / "cremad"
+    media.write_video(root / "1001_DFA_ANG_XX.mp4", index_frames(10), 10)
+    manifest = tmp_path / "m.csv"
+    assert run("manifest", "cremad", root, "-o", manifest) == 0
+    assert run("audio", manifest, "-o", tmp_path / "audio") == 0
+    assert "skipped 1001_DFA_ANG_XX: no audio stream" in capsys.readouterr().out
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("manifest", "ravdess", tmp_path / "missing", "-o", tmp_path / "m.csv") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mmer manifest: error:") and "\n" not in err and "Traceback" not in err
+
+    assert run("audio", tmp_path / "nope.csv", "-o", tmp_path / "a") == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+    assert run("audio", tmp_path / "nope.csv", "--format", "mp3", "--bitrate", "999k") == 2
+
+
+def test_argument_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["faces"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["sample-data", "x", "--dataset", "iemocap"])
+    assert exc.value.code == 2
+
+
+def test_check_reports_the_parts_this_machine_has(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run("check")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for needed in ("torch", "libx264 encoder", "libmp3lame encoder", "opencv", "all required parts present"):
+        assert needed in out
+
+
+def test_sample_data_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("sample-data", tmp_path, "--dataset", "cremad", "--clips-per-class", 1, "--actors", 1,
+               "--seconds", 0.4) == 0
+    assert "6 cremad clips" in capsys.readouterr().out
+    assert len(list(tmp_path.glob("*.flv"))) == 6
