@@ -9,16 +9,18 @@ EXTRAS=${EXTRAS:-dev,yolo}
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# Some machines' pip configuration lists local package folders that warn on every look-up; drop that noise.
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 
 # torch and torchvision must be a matching pair; this pair is the newest our CI machines carry.
-"${pip[@]}" install -q "torch==2.14.1" "torchvision==0.29.1"
-"${pip[@]}" install -q -e ".[${EXTRAS}]"
+quiet "${pip[@]}" install -q "torch==2.14.1" "torchvision==0.29.1"
+quiet "${pip[@]}" install -q -e ".[${EXTRAS}]"
 
 # ultralytics pulls in opencv-python (the GUI build: needs libGL, and version 5 has no Haar cascades).
 # Both wheels install the same `cv2` package, so keep only the headless 4.x build.
 if "${pip[@]}" show -q opencv-python >/dev/null 2>&1; then
-    "${pip[@]}" uninstall -q -y opencv-python
-    "${pip[@]}" install -q --force-reinstall --no-deps "opencv-python-headless>=4.8,<5"
+    quiet "${pip[@]}" uninstall -q -y opencv-python
+    quiet "${pip[@]}" install -q --force-reinstall --no-deps "opencv-python-headless>=4.8,<5"
 fi
 "$VENV/bin/python" -c "import cv2; assert cv2.__version__ < '5' and hasattr(cv2, 'CascadeClassifier'), cv2.__version__"
 echo "environment ready: $VENV"
