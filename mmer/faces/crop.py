@@ -1,0 +1,139 @@
+"""Fixed-size square face crops, from one frame or a whole clip with its box file.
+
+Training data and the service crop with these same functions, so a model never sees faces
+framed one way in training and another way in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mmer import media
+from mmer.faces.base import Detection
+from mmer.faces.boxes import validate_boxes
+
+log = logging.getLogger(__name__)
+
+BoxLike = Detection | Sequence[float]
+
+
+class NoFaceFound(ValueError):
+    """The box file has no face in any frame, so there is nothing to crop."""
+
+
+def _coords(box: BoxLike) -> tuple[float, float, float, float]:
+    if isinstance(box, Detection):
+        return box.box
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2
+
+
+def square_crop_box(box: BoxLike, frame_w: int, frame_h: int, margin: float = 0.25) -> tuple[int, int, int, int]:
+    """Integer square (x1, y1, x2, y2) centred on the box, side ``max(w, h) * (1 + margin)``.
+
+    Square, so resizing to the model's input never stretches a face; centred even at the
+    frame's border (the part outside is padded by :func:`crop_face`), so the face stays
+    where the model expects it. The side is capped at the frame's longer side: past that a
+    crop only adds padding.
+    """
+    if margin < 0:
+        raise ValueError(f"margin cannot be negative, got {margin}")
+    if frame_w < 1 or frame_h < 1:
+        raise ValueError(f"frame size must be positive, got {frame_w}x{frame_h}")
+    x1, y1, x2, y2 = _coords(box)
+    side = min(max(x2 - x1, y2 - y1) * (1.0 + margin), max(frame_w, frame_h))
+    side_px = max(2, round(side))
+    left = round((x1 + x2) / 2 - side_px / 2)
+    top = round((y1 + y2) / 2 - side_px / 2)
+    return left, top, left + side_px, top + side_px
+
+
+def crop_face(image: np.ndarray, box: BoxLike, size: int = 224, margin: float = 0.25) -> np.ndarray:
+    """The square around ``box`` (see :func:`square_crop_box`), black where it leaves the
+    frame, resized to (size, size, 3) with area averaging (no aliasing when shrinking)."""
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = square_crop_box(box, width, height, margin)
+    ix1, iy1 = min(max(x1, 0), width), min(max(y1, 0), height)
+    ix2, iy2 = max(min(x2, width), ix1), max(min(y2, height), iy1)
+    patch = image[iy1:iy2, ix1:ix2]
+    if patch.size == 0:  # the square lies wholly outside the frame
+        return np.zeros((size, size, 3), dtype=image.dtype)
+    padded = cv2.copyMakeBorder(patch, iy1 - y1, y2 - iy2, ix1 - x1, x2 - ix2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
+
+
+class _BoxLookup:
+    """Each decoded frame's box: its own, else the nearest frame's that has one (the earlier on a
+    tie). Also serves frames the box file does not list, e.g. when it and the video disagree
+    on the frame count."""
+
+    def __init__(self, frames: list[dict[str, Any]]) -> None:
+        known = [(f["index"], f["box"]) for f in frames if f["box"] is not None]
+        self.indices = np.array([i for i, _ in known], dtype=np.int64)
+        self.boxes = np.array([b for _, b in known], dtype=np.float64).reshape(-1, 4)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __call__(self, index: int) -> np.ndarray:
+        pos = int(np.searchsorted(self.indices, index))
+        if pos == len(self.indices) or (pos > 0 and index - self.indices[pos - 1] <= self.indices[pos] - index):
+            pos -= 1
+        return self.boxes[pos]
+
+
+def crop_clip(
+    video_path: media.PathLike,
+    boxes: dict[str, Any],
+    dest: media.PathLike,
+    *,
+    size: int = 224,
+    margin: float = 0.25,
+) -> int:
+    """Write a ``size``×``size`` face clip (video only, source frame rate) atomically; returns
+    the number of frames written, one per decoded frame of ``video_path``.
+
+    Raises :class:`NoFaceFound` if ``boxes`` has no face at all, ValueError for a malformed
+    box dict, :class:`mmer.media.MediaError` for an unreadable video.
+    """
+    name = Path(video_path).name
+    validate_boxes(boxes, source=f"face boxes for {name}")
+    if size < 2 or size % 2:
+        raise ValueError(f"size must be an even number of pixels (H.264), got {size}")
+    lookup = _BoxLookup(boxes["frames"])
+    if not len(lookup):
+        raise NoFaceFound(f"no face was found in any frame of {name}; nothing to crop")
+    fps = media.video_fps(video_path)
+    scale: np.ndarray | None = None
+    written = 0
+    with media.VideoWriter(dest, fps, size, size) as writer:
+        for frame in media.iter_frames(video_path):
+            if scale is None:
+                scale = _box_scale(boxes, frame.image, name)
+            writer.write(crop_face(frame.image, lookup(frame.index) * scale, size, margin))
+            written += 1
+        if written == 0:
+            raise media.MediaError(f"{name}: video stream has no decodable frames")
+    if written != len(boxes["frames"]):
+        log.warning("%s: box file lists %d frames, the video has %d; frames without an entry used the "
+                    "nearest frame's box", name, len(boxes["frames"]), written)
+    return written
+
+
+def _box_scale(boxes: dict[str, Any], image: np.ndarray, name: str) -> np.ndarray:
+    """Factors from the box file's frame size to the decoded one (1 unless they differ)."""
+    height, width = image.shape[:2]
+    if (width, height) == (boxes["width"], boxes["height"]):
+        return np.ones(4)
+    log.warning("%s: box file is for %dx%d frames, the video has %dx%d; scaling the boxes", name,
+                boxes["width"], boxes["height"], width, height)
+    sx, sy = width / boxes["width"], height / boxes["height"]
+    return np.array([sx, sy, sx, sy])

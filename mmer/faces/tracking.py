@@ -1,0 +1,180 @@
+"""From per-frame face candidates to one steady box per frame for the main face.
+
+Detectors work frame by frame: they miss a face for a few frames, find a second person or a
+poster in the background, and their boxes jitter by a few pixels. A crop that follows the raw
+boxes jumps between faces and shakes, which a video backbone sees as motion. So: link boxes
+into tracks, keep the one main face, bridge short misses, and smooth what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from mmer.faces.base import Detection, iou
+
+#: Frames the detector may miss the face and still have the box interpolated (0.5 s at 25 fps).
+DEFAULT_MAX_GAP = 12
+#: Moving-average window, in frames, over each box coordinate.
+DEFAULT_SMOOTH_WINDOW = 5
+#: Boxes in different frames overlapping at least this much are the same face.
+DEFAULT_IOU = 0.3
+
+
+class MainFace(NamedTuple):
+    """One entry per frame: the main face's box (``None`` where it is unknown), and whether that
+    box was interpolated rather than detected in that frame."""
+
+    boxes: list[Detection | None]
+    interpolated: list[bool]
+
+
+@dataclass
+class _Track:
+    frames: dict[int, Detection] = field(default_factory=dict)
+    last_frame: int = -1
+
+    @property
+    def last(self) -> Detection:
+        return self.frames[self.last_frame]
+
+    def add(self, frame: int, det: Detection) -> None:
+        self.frames[frame] = det
+        self.last_frame = frame
+
+    @property
+    def weight(self) -> float:
+        """How much this track looks like the main face: big, confident and present often."""
+        return sum(d.area * d.score for d in self.frames.values())
+
+
+def track_main_face(
+    candidates: Sequence[Sequence[Detection] | None],
+    *,
+    max_gap: int = DEFAULT_MAX_GAP,
+    smooth_window: int = DEFAULT_SMOOTH_WINDOW,
+    iou_threshold: float = DEFAULT_IOU,
+    link_gap: int | None = None,
+) -> MainFace:
+    """Pick the main face in each frame of a clip.
+
+    ``candidates[i]`` holds frame ``i``'s detections, or ``None`` if the detector did not look
+    at that frame (detection every n-th frame); those frames are always interpolated between
+    neighbouring detections. ``max_gap`` counts frames the detector looked at and missed: a run
+    of misses that long or shorter inside the track is interpolated, a longer one stays
+    ``None``, as do frames before the first and after the last detection. ``link_gap``: frames
+    a track may go unseen and still continue (``None``: no limit, overlap alone decides, so
+    a face that comes back to where it was is the same face).
+    """
+    if max_gap < 0:
+        raise ValueError(f"max_gap cannot be negative, got {max_gap}")
+    if smooth_window < 1:
+        raise ValueError(f"smooth_window must be at least 1, got {smooth_window}")
+    n = len(candidates)
+    tracks = link_tracks(candidates, iou_threshold=iou_threshold, link_gap=link_gap)
+    if not tracks:
+        return MainFace([None] * n, [False] * n)
+    main = max(tracks, key=lambda t: t.weight)  # max keeps the first of equals: deterministic
+    coords, scores = _as_arrays(main, n)
+    examined = np.array([c is not None for c in candidates], dtype=bool)
+    interpolated = fill_gaps(coords, scores, examined, max_gap=max_gap)
+    coords = smooth_runs(coords, smooth_window)
+    boxes = [
+        None if np.isnan(scores[i]) else Detection(*(float(v) for v in coords[i]), float(scores[i]))
+        for i in range(n)
+    ]
+    return MainFace(boxes, interpolated.tolist())
+
+
+def link_tracks(
+    candidates: Sequence[Sequence[Detection] | None],
+    *,
+    iou_threshold: float = DEFAULT_IOU,
+    link_gap: int | None = None,
+) -> list[_Track]:
+    """Chain detections frame to frame: each goes to the track whose last box overlaps it most
+    (greedy, best pairs first, one detection per track per frame), or starts a new track."""
+    tracks: list[_Track] = []
+    for frame, dets in enumerate(candidates):
+        if not dets:
+            continue
+        alive = [t for t in tracks if link_gap is None or frame - t.last_frame - 1 <= link_gap]
+        pairs = sorted(
+            ((iou(t.last, d), ti, di) for ti, t in enumerate(alive) for di, d in enumerate(dets)),
+            key=lambda p: p[0],
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_dets: set[int] = set()
+        for overlap, ti, di in pairs:
+            if overlap < iou_threshold:
+                break
+            if ti in used_tracks or di in used_dets:
+                continue
+            alive[ti].add(frame, dets[di])
+            used_tracks.add(ti)
+            used_dets.add(di)
+        for di, d in enumerate(dets):
+            if di not in used_dets:
+                track = _Track()
+                track.add(frame, d)
+                tracks.append(track)
+    return tracks
+
+
+def _as_arrays(track: _Track, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 4) box coordinates and (n,) scores, NaN where the track has no box."""
+    coords = np.full((n, 4), np.nan)
+    scores = np.full(n, np.nan)
+    for frame, det in track.frames.items():
+        coords[frame] = det.box
+        scores[frame] = det.score
+    return coords, scores
+
+
+def fill_gaps(coords: np.ndarray, scores: np.ndarray, examined: np.ndarray, *, max_gap: int) -> np.ndarray:
+    """Linearly interpolate, in place, the holes between known boxes whose examined-and-missed
+    frames number at most ``max_gap``; returns which frames were filled."""
+    filled = np.zeros(len(scores), dtype=bool)
+    known = np.flatnonzero(~np.isnan(scores))
+    for a, b in zip(known[:-1], known[1:], strict=True):
+        if b - a < 2 or int(examined[a + 1:b].sum()) > max_gap:
+            continue
+        t = (np.arange(a + 1, b) - a) / (b - a)
+        coords[a + 1:b] = coords[a] + t[:, None] * (coords[b] - coords[a])
+        scores[a + 1:b] = scores[a] + t * (scores[b] - scores[a])
+        filled[a + 1:b] = True
+    return filled
+
+
+def smooth_runs(coords: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average of each coordinate within each contiguous run of known boxes.
+
+    The window shrinks symmetrically near a run's ends, so steady motion passes through
+    unchanged (no lag, no pull towards the middle) while frame-to-frame jitter averages out.
+    Runs are smoothed separately: a box must not drift towards a face seen after a gap.
+    """
+    out = coords.copy()
+    half = window // 2
+    if half == 0:
+        return out
+    for start, stop in _runs(~np.isnan(coords[:, 0])):
+        out[start:stop] = _centred_mean(coords[start:stop], half)
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def _centred_mean(values: np.ndarray, half: int) -> np.ndarray:
+    m = len(values)
+    idx = np.arange(m)
+    h = np.minimum(half, np.minimum(idx, m - 1 - idx))
+    cs = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    return (cs[idx + h + 1] - cs[idx - h]) / (2 * h + 1)[:, None]
