@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-#: Hugging Face sources the project uses by default; reported as cached or not.
+#: Hugging Face sources of the default backbones; reported as cached or not (the YOLO face
+#: weights are reported with the detectors).
 HUB_MODELS = {
-    "yolo face weights": ("AdamCodd/YOLOv11n-face-detection", "model.pt"),
     "vivit": ("google/vivit-b-16x2-kinetics400", "config.json"),
     "wav2vec2": ("audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim", "config.json"),
 }
