@@ -1,0 +1,1 @@
+"""Video and audio backbones behind one small interface, and the feature cache."""
