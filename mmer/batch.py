@@ -103,7 +103,7 @@ def run_batch(
     finally:
         bar.close()
 
-    _write_failures(out_dir / FAILURES_FILE, report.failed)
+    write_failures(out_dir / FAILURES_FILE, report.failed)
     for item_id, reason in report.failed:
         log.warning("failed: %s: %s", item_id, reason)
     return report
@@ -154,7 +154,7 @@ def _record(report: BatchReport, task: Task, outcome: tuple[str, str]) -> None:
         report.failed.append((task.item_id, detail))
 
 
-def _write_failures(path: Path, failed: list[tuple[str, str]]) -> None:
+def write_failures(path: Path, failed: list[tuple[str, str]]) -> None:
     if not failed:
         if path.exists():
             os.remove(path)

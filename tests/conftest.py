@@ -40,3 +40,19 @@ def sample_cremad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cremad")
     make_sample_data(root, "cremad", clips_per_class=1, actors=2, seconds=1.2, fps=15)
     return root
+
+
+@pytest.fixture(scope="session")
+def prepared_ravdess(sample_ravdess: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The synthetic RAVDESS tree taken through manifest → faces → crop → audio by the library."""
+    from mmer.datasets import build_manifest
+    from mmer.preprocess import crop_faces, detect_faces, extract_audio_tracks
+
+    work = tmp_path_factory.mktemp("prepared")
+    paths = {"manifest": work / "manifest.csv", "boxes": work / "extracted_bboxes",
+             "faces": work / "extracted_faces_videos", "audio": work / "extracted_audio"}
+    build_manifest("ravdess", sample_ravdess, paths["manifest"])
+    assert detect_faces(paths["manifest"], paths["boxes"]).ok
+    assert crop_faces(paths["manifest"], paths["boxes"], paths["faces"], size=64).ok
+    assert extract_audio_tracks(paths["manifest"], paths["audio"]).ok
+    return paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmer import media
+from mmer.features.base import VideoBackbone
 
 
 def index_frames(count: int, width: int = 64, height: int = 48, step: int = 6) -> list[np.ndarray]:
@@ -16,3 +17,22 @@ def index_frames(count: int, width: int = 64, height: int = 48, step: int = 6) -
 def tone(seconds: float, rate: int = media.AUDIO_SAMPLE_RATE, freq: float = 220.0) -> np.ndarray:
     t = np.arange(int(round(seconds * rate))) / rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+class MeanColour(VideoBackbone):
+    """A transparent stand-in model: each frame's mean RGB. Lets the tests predict every output."""
+
+    name = "meancolour"
+    source = "test"
+    dim = 3
+
+    def __init__(self, num_frames: int = 4, fail_below: float | None = None) -> None:
+        self.num_frames = num_frames
+        self.fail_below = fail_below
+        self.calls: list[int] = []
+
+    def embed(self, clips: list[np.ndarray]) -> list[np.ndarray]:
+        self.calls.append(len(clips))
+        if self.fail_below is not None and any(c.mean() < self.fail_below for c in clips):
+            raise RuntimeError("too dark")
+        return [c.reshape(c.shape[0], -1, 3).mean(1) / 255.0 for c in clips]

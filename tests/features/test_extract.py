@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmer.features.audio_stats import LogMelStatsBackbone
+from mmer.features.cache import FeatureCache
+from mmer.features.extract import extract_audio_features, extract_video_features
+from tests.helpers import MeanColour
+
+
+@pytest.fixture
+def features_root(tmp_path: Path) -> Path:
+    return tmp_path / "features"
+
+
+def test_video_features_are_the_backbones_output_on_sampled_face_frames(prepared_ravdess: dict[str, Path],
+                                                                        features_root: Path) -> None:
+    from mmer import media
+
+    backbone = MeanColour(num_frames=4)
+    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root, backbone,
+                                    batch_size=5)
+
+    assert report.ok and len(report.done) == 18
+    assert backbone.calls == [5, 5, 5, 3]
+    cache = FeatureCache(features_root, "video")
+    clip_id = report.done[0]
+    stored = cache.read(clip_id)
+    assert stored.dtype == np.float16 and stored.shape == (4, 3)
+    frames = media.sample_frames(prepared_ravdess["faces"] / f"{clip_id}.mp4", 4).frames
+    np.testing.assert_allclose(stored, frames.reshape(4, -1, 3).mean(1) / 255.0, atol=1e-3)
+    meta = json.loads((features_root / "video_features" / "features.json").read_text())
+    assert meta["backbone"] == "meancolour" and meta["dim"] == 3 and meta["config"]["num_frames"] == 4
+    assert json.loads((features_root / "features.json").read_text())["video"]["config_hash"] == meta["config_hash"]
+
+
+def test_rerun_resumes_and_a_settings_change_reextracts(prepared_ravdess: dict[str, Path],
+                                                        features_root: Path) -> None:
+    args = (prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root)
+    extract_video_features(*args, MeanColour(num_frames=4))
+
+    again = extract_video_features(*args, MeanColour(num_frames=4))
+    assert again.done == [] and len(again.already_done) == 18
+
+    changed = extract_video_features(*args, MeanColour(num_frames=6))
+    assert len(changed.done) == 18
+    assert FeatureCache(features_root, "video").read(changed.done[0]).shape == (6, 3)
+
+
+def test_a_missing_or_broken_clip_fails_alone(prepared_ravdess: dict[str, Path], tmp_path: Path,
+                                              features_root: Path) -> None:
+    faces = tmp_path / "faces"
+    shutil.copytree(prepared_ravdess["faces"], faces)
+    clips = sorted(faces.glob("*.mp4"))
+    clips[0].unlink()
+    clips[1].write_bytes(b"\x00" * 100)
+
+    report = extract_video_features(prepared_ravdess["manifest"], faces, features_root, MeanColour(), batch_size=4)
+
+    failed = dict(report.failed)
+    assert set(failed) == {clips[0].stem, clips[1].stem}
+    assert "no face clip" in failed[clips[0].stem]
+    assert len(report.done) == 16
+    assert (features_root / "video_features" / "failures.csv").is_file()
+
+
+def test_a_batch_the_model_rejects_is_retried_clip_by_clip(prepared_ravdess: dict[str, Path],
+                                                           features_root: Path) -> None:
+    from mmer import media
+
+    brightness = {p.stem: media.sample_frames(p, 4).frames.mean() for p in prepared_ravdess["faces"].glob("*.mp4")}
+    darkest = sorted(brightness, key=brightness.get)[:2]
+    threshold = (brightness[darkest[1]] + sorted(brightness.values())[2]) / 2
+    backbone = MeanColour(fail_below=threshold)
+
+    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root, backbone,
+                                    batch_size=6)
+
+    assert sorted(report.failed) == sorted((cid, "too dark") for cid in darkest)
+    assert len(report.done) == 16
+
+
+def test_audio_features_with_the_offline_backbone(prepared_ravdess: dict[str, Path], features_root: Path) -> None:
+    report = extract_audio_features(prepared_ravdess["manifest"], prepared_ravdess["audio"], features_root,
+                                    LogMelStatsBackbone(), batch_size=4)
+    assert report.ok and len(report.done) == 18
+    vector = FeatureCache(features_root, "audio").read(report.done[0])
+    assert vector.shape == (LogMelStatsBackbone.dim,) and vector.dtype == np.float16
+
+
+def test_missing_input_folders_are_user_errors(prepared_ravdess: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="mmer crop"):
+        extract_video_features(prepared_ravdess["manifest"], tmp_path / "nope", tmp_path, MeanColour())
+    with pytest.raises(FileNotFoundError, match="mmer audio"):
+        extract_audio_features(prepared_ravdess["manifest"], tmp_path / "nope", tmp_path, LogMelStatsBackbone())
