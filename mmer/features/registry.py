@@ -12,9 +12,12 @@ VIDEO_BACKBONES = ("vivit", "fer")
 AUDIO_BACKBONES = ("wav2vec2", "logmel")
 
 
-def load_video_backbone(name: str, source: str | None = None, *, device: str = "auto", num_frames: int = 32,
+def load_video_backbone(name: str, source: str | None = None, *, device: str = "auto", num_frames: int | None = None,
                         dtype: str | None = None) -> VideoBackbone:
-    """A pretrained video backbone; never random weights (BackboneUnavailable when they are not here)."""
+    """A pretrained video backbone; never random weights (BackboneUnavailable when they are not here).
+
+    ``num_frames=None`` takes the model's own frame count (ViViT's config) or 32 (fer).
+    """
     if name == "vivit":
         from mmer.features.vivit import DEFAULT_SOURCE, VivitBackbone
 
@@ -24,8 +27,8 @@ def load_video_backbone(name: str, source: str | None = None, *, device: str = "
         from mmer.features.fer import FerBackbone
 
         if source:
-            return FerBackbone(source, num_frames=num_frames, device=device)
-        return FerBackbone.from_default(num_frames=num_frames, device=device)
+            return FerBackbone(source, num_frames=num_frames or 32, device=device)
+        return FerBackbone.from_default(num_frames=num_frames or 32, device=device)
     raise ValueError(f"unknown video backbone {name!r}; choose one of {', '.join(VIDEO_BACKBONES)}")
 
 
