@@ -23,6 +23,18 @@ class BackboneUnavailable(RuntimeError):
     """
 
 
+def check_frames(frames: np.ndarray, *, allow_empty: bool = False) -> np.ndarray:
+    """Validate a clip of (T, H, W, 3) uint8 RGB frames for a video backbone; contiguous copy if needed."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected (T, H, W, 3) RGB frames, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames, got {frames.dtype}")
+    if (frames.shape[0] == 0 and not allow_empty) or (frames.shape[0] and min(frames.shape[1:3]) < 1):
+        raise ValueError(f"clip has no frames or no pixels: shape {frames.shape}")
+    return np.ascontiguousarray(frames)
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A short, stable hash of a JSON-serialisable config."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)

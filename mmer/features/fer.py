@@ -25,7 +25,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from mmer.features.base import BackboneUnavailable, VideoBackbone
+from mmer.features.base import BackboneUnavailable, VideoBackbone, check_frames
+from mmer.features.hub import select_device
 from mmer.labels import CLASSES
 from mmer.weights import default_fer_path
 
@@ -147,7 +148,7 @@ def preprocess(frames: np.ndarray, size: int = FerNet.INPUT_SIZE) -> np.ndarray:
     Resizing uses area averaging when the crop is at least ``size`` on both sides (shrinking
     without aliasing; ``fer`` itself used bilinear everywhere) and bilinear when enlarging.
     """
-    frames = _check_frames(frames)
+    frames = check_frames(frames, allow_empty=True)
     t, h, w, _ = frames.shape
     if t == 0:
         return np.zeros((0, 1, size, size), np.float32)
@@ -157,17 +158,6 @@ def preprocess(frames: np.ndarray, size: int = FerNet.INPUT_SIZE) -> np.ndarray:
         gray = np.stack([cv2.resize(g, (size, size), interpolation=interp) for g in gray])
     scaled = (gray.astype(np.float32) / np.float32(255.0) - np.float32(0.5)) * np.float32(2.0)
     return scaled[:, None]
-
-
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected (T, H, W, 3) RGB frames, got shape {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames, got {frames.dtype}")
-    if frames.shape[0] and min(frames.shape[1:3]) < 1:
-        raise ValueError(f"frames have no pixels: shape {frames.shape}")
-    return np.ascontiguousarray(frames)
 
 
 def to_six(probs7: np.ndarray) -> np.ndarray:
@@ -180,13 +170,6 @@ def to_six(probs7: np.ndarray) -> np.ndarray:
     total = six.sum(axis=-1, keepdims=True)
     uniform = np.full_like(six, 1.0 / len(CLASSES))
     return np.where(total > 0, six / np.where(total > 0, total, 1.0), uniform).astype(np.float32)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when there is one, else CPU; anything else as torch spells it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class FerBackbone(VideoBackbone):
@@ -205,7 +188,7 @@ class FerBackbone(VideoBackbone):
         self.dim = FerNet.EMBED_DIM
         self.num_frames = num_frames
         self.batch_size = batch_size
-        self.device = resolve_device(device)
+        self.device = select_device(device)
         try:
             model = load_fernet(weights)
         except (OSError, RuntimeError, SafetensorError) as exc:

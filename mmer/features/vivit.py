@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmer.features.base import VideoBackbone
+from mmer.features.base import VideoBackbone, check_frames
 from mmer.features.hub import dtype_name, load_pretrained, select_device, select_dtype
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def preprocess_frames(frames: np.ndarray, *, num_frames: int, image_size: int,
     resized and cropped as ViViT's Kinetics evaluation did (module docstring). Runs on ``device``
     so that, on a GPU, the resizing does not hold up the model.
     """
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     frames = frames[resample_indices(len(frames), num_frames)]
     x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
     height, width = x.shape[-2:]
@@ -191,14 +191,3 @@ def _square_size(size: int | Iterable[int]) -> int:
             raise ValueError(f"only square ViViT inputs are supported, got image_size {size}")
         return h
     return int(size)
-
-
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"expected (T, H, W, 3) RGB frames, got shape {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"expected uint8 frames, got {frames.dtype}")
-    if frames.shape[0] == 0 or min(frames.shape[1:3]) < 1:
-        raise ValueError(f"clip has no frames or no pixels: shape {frames.shape}")
-    return frames
