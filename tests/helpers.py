@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
 
 from mmer import media
 from mmer.features.base import VideoBackbone
@@ -36,3 +42,11 @@ class MeanColour(VideoBackbone):
         if self.fail_below is not None and any(c.mean() < self.fail_below for c in clips):
             raise RuntimeError("too dark")
         return [c.reshape(c.shape[0], -1, 3).mean(1) / 255.0 for c in clips]
+
+
+def copy_with_weights(src: Path, dst: Path, edit: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]) -> Path:
+    """A copy of a save_pretrained checkpoint whose safetensors went through ``edit`` (e.g. a weight removed)."""
+    shutil.copytree(src, dst)
+    tensors = load_file(str(dst / "model.safetensors"))
+    save_file(edit(tensors), str(dst / "model.safetensors"), metadata={"format": "pt"})
+    return dst

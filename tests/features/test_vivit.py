@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import VivitConfig, VivitForVideoClassification, VivitImageProcessor, VivitModel
 
 from mmer.features.base import BackboneUnavailable, config_hash
@@ -22,12 +21,12 @@ from mmer.features.vivit import (
     resample_indices,
     shortest_edge_size,
 )
+from tests.helpers import copy_with_weights
 
 #: 4 frames of 32², tubelets 2×8×8: 2 time steps × 4×4 patches.
 TINY = dict(image_size=32, num_frames=4, tubelet_size=[2, 8, 8], hidden_size=32, num_hidden_layers=1,
             num_attention_heads=2, intermediate_size=64)
 STEPS, PATCHES, DIM = 2, 16, 32
-Tensors = dict[str, torch.Tensor]
 
 
 def tiny_config(**changes: object) -> VivitConfig:
@@ -53,14 +52,6 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def backbone(saved: dict[str, Path]) -> VivitBackbone:
     return VivitBackbone.from_pretrained(saved["base"], device="cpu", batch_size=2)
-
-
-def _copy_with_weights(src: Path, dst: Path, edit: Callable[[Tensors], Tensors]) -> Path:
-    """A copy of a saved checkpoint whose safetensors went through ``edit``."""
-    shutil.copytree(src, dst)
-    weights = load_file(str(dst / "model.safetensors"))
-    save_file(edit(weights), str(dst / "model.safetensors"), metadata={"format": "pt"})
-    return dst
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -117,20 +108,20 @@ def test_a_classification_checkpoint_loads_without_random_weights(saved: dict[st
 
 
 def test_a_missing_weight_is_refused(saved: dict[str, Path], tmp_path: Path) -> None:
-    def drop(weights: Tensors) -> Tensors:
+    def drop(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v for k, v in weights.items() if "layernorm_before.weight" not in k}
 
-    folder = _copy_with_weights(saved["base"], tmp_path / "broken", drop)
+    folder = copy_with_weights(saved["base"], tmp_path / "broken", drop)
     with pytest.raises(IncompleteWeights, match="layernorm_before.weight.*random") as info:
         VivitBackbone.from_pretrained(folder, device="cpu")
     assert "\n" not in str(info.value)
 
 
 def test_a_misshapen_weight_is_refused(saved: dict[str, Path], tmp_path: Path) -> None:
-    def shrink(weights: Tensors) -> Tensors:
+    def shrink(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {**weights, "layernorm.weight": torch.ones(5)}
 
-    folder = _copy_with_weights(saved["base"], tmp_path / "misshapen", shrink)
+    folder = copy_with_weights(saved["base"], tmp_path / "misshapen", shrink)
     with pytest.raises(IncompleteWeights, match="random"):
         VivitBackbone.from_pretrained(folder, device="cpu")
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification, Wav2Vec2Model
 
 from mmer.features.base import BackboneUnavailable, config_hash
@@ -22,6 +21,7 @@ from mmer.features.wav2vec2 import (
     plan_batches,
     split_long,
 )
+from tests.helpers import copy_with_weights
 
 #: A layer-norm ("robust"-style) encoder like the default checkpoint's, shrunk: kernels (10, 3) and
 #: strides (5, 2) give a frame every 10 samples and a receptive field of 20.
@@ -29,7 +29,6 @@ TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermed
             conv_kernel=(10, 3), conv_stride=(5, 2), num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
             feat_extract_norm="layer", do_stable_layer_norm=True, vocab_size=8)
 DIM = 32
-Tensors = dict[str, torch.Tensor]
 
 
 def tiny_config(**changes: object) -> Wav2Vec2Config:
@@ -56,14 +55,6 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def backbone(saved: dict[str, Path]) -> Wav2Vec2Backbone:
     return Wav2Vec2Backbone.from_pretrained(saved["base"], device="cpu")
-
-
-def _copy_with_weights(src: Path, dst: Path, edit: Callable[[Tensors], Tensors]) -> Path:
-    """A copy of a saved checkpoint whose safetensors went through ``edit``."""
-    shutil.copytree(src, dst)
-    weights = load_file(str(dst / "model.safetensors"))
-    save_file(edit(weights), str(dst / "model.safetensors"), metadata={"format": "pt"})
-    return dst
 
 
 def _assert_same_vectors(a: list[np.ndarray], b: list[np.ndarray], atol: float = 1e-5) -> None:
@@ -236,11 +227,11 @@ def test_a_classification_checkpoint_loads_without_random_weights(saved: dict[st
 def test_legacy_weight_norm_names_load(saved: dict[str, Path], tmp_path: Path) -> None:
     """Checkpoints from before torch's parametrized weight norm (audeering's, 2022) name the positional
     conv's weights ``weight_g``/``weight_v``; they must load, not be left random."""
-    def legacy(weights: Tensors) -> Tensors:
+    def legacy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k.replace("parametrizations.weight.original0", "weight_g")
                  .replace("parametrizations.weight.original1", "weight_v"): v for k, v in weights.items()}
 
-    folder = _copy_with_weights(saved["cls"], tmp_path / "legacy", legacy)
+    folder = copy_with_weights(saved["cls"], tmp_path / "legacy", legacy)
     assert any(k.endswith("weight_g") for k in load_file(str(folder / "model.safetensors")))
     loaded = Wav2Vec2Backbone.from_pretrained(folder, device="cpu")
     reference = Wav2Vec2Backbone.from_pretrained(saved["cls"], device="cpu")
@@ -248,14 +239,14 @@ def test_legacy_weight_norm_names_load(saved: dict[str, Path], tmp_path: Path) -
 
 
 def test_a_checkpoint_without_masked_spec_embed_loads(saved: dict[str, Path], tmp_path: Path) -> None:
-    folder = _copy_with_weights(saved["cls"], tmp_path / "no-mask",
+    folder = copy_with_weights(saved["cls"], tmp_path / "no-mask",
                                 lambda w: {k: v for k, v in w.items() if "masked_spec_embed" not in k})
     assert Wav2Vec2Backbone.from_pretrained(folder, device="cpu").embed([wave(0.2)])[0].shape == (DIM,)
 
 
 def test_a_missing_encoder_weight_is_refused(saved: dict[str, Path], tmp_path: Path) -> None:
     missing = "feature_projection.projection.weight"
-    folder = _copy_with_weights(saved["cls"], tmp_path / "broken",
+    folder = copy_with_weights(saved["cls"], tmp_path / "broken",
                                 lambda w: {k: v for k, v in w.items() if missing not in k})
     with pytest.raises(IncompleteWeights, match="feature_projection.projection.weight.*random") as info:
         Wav2Vec2Backbone.from_pretrained(folder, device="cpu")
