@@ -65,8 +65,9 @@ def cmd_faces(args: argparse.Namespace) -> int:
 def cmd_crop(args: argparse.Namespace) -> int:
     from mmer.preprocess import crop_faces
 
-    report = crop_faces(args.manifest, args.bboxes, args.output, size=args.size, margin=args.margin,
-                        workers=args.workers, overwrite=args.overwrite)
+    geometry = {k: v for k, v in (("size", args.size), ("margin", args.margin)) if v is not None}
+    report = crop_faces(args.manifest, args.bboxes, args.output, workers=args.workers, overwrite=args.overwrite,
+                        **geometry)
     return _finish(report, args.output, "face clips")
 
 
@@ -114,6 +115,64 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = validate_features(args.root, args.manifest)
     print(report.text())
     return EXIT_OK if report.ok else EXIT_FAILED_ITEMS
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from mmer.training.config import TrainConfig, load_run_config
+    from mmer.training.trainer import train
+
+    if args.resume is not None:
+        config = load_run_config(args.resume)
+    else:
+        options = {k: v for k, v in vars(args).items() if k in TRAIN_OPTIONS}
+        config = TrainConfig(manifest=str(args.manifest), features=str(args.features), out=str(args.output),
+                             class_weights=not args.no_class_weights, amp=not args.no_amp, **options)
+    try:
+        result = train(config, resume=args.resume is not None)
+    except KeyboardInterrupt:
+        print(f"mmer train: interrupted; continue with `mmer train --resume {config.run_dir}`", file=sys.stderr)
+        return 130
+    _print_run(result.run_dir, result.metrics)
+    return EXIT_OK
+
+
+#: ``mmer train`` options passed to TrainConfig under their own names.
+TRAIN_OPTIONS = ("run_id", "dataset", "split", "folds", "val_fraction", "test_fraction", "epochs", "batch_size",
+                 "learning_rate", "weight_decay", "loss", "gamma", "dim", "heads", "layers", "dropout",
+                 "modality_dropout", "patience", "lr_patience", "lr_factor", "grad_clip", "seed", "device",
+                 "save_attention")
+
+
+def _print_run(run_dir: Path, metrics: dict) -> None:
+    from mmer.training.metrics import format_metrics_table
+
+    if "folds" in metrics:
+        test = metrics["test"]
+        print(f"{metrics['folds']}-fold cross-validation over actors (test folds, mean ± std):")
+        for key, name in (("war", "WAR"), ("uar", "UAR"), ("macro_f1", "macro-F1")):
+            print(f"  {name:8s} {test[key]['mean']:.3f} ± {test[key]['std']:.3f}")
+    else:
+        which = "test" if metrics.get("test") else "val"
+        print(f"{which} actors: {', '.join(metrics['splits'][which])}")
+        print(format_metrics_table(metrics[which]))
+        print(f"checkpoint: {run_dir / 'model'}")
+    print(f"run folder: {run_dir}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mmer.training.evaluate import default_output, evaluate_checkpoint
+    from mmer.training.metrics import format_metrics_table
+
+    out = args.output or default_output(args.checkpoint, args.manifest, args.split, args.drop)
+    result = evaluate_checkpoint(args.checkpoint, args.features, args.manifest, out, split=args.split,
+                                 dataset=args.dataset, drop=args.drop, device=args.device,
+                                 save_attention=args.save_attention)
+    print(format_metrics_table(result["metrics"]))
+    calibration = result["metrics"]["calibration"]
+    print(f"ECE {calibration['ece_before']:.3f} → {calibration['ece_after']:.3f} with the checkpoint's "
+          f"temperature {calibration['temperature']:.2f}")
+    print(f"results: {out}")
+    return EXIT_OK
 
 
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
@@ -210,8 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", type=Path)
     p.add_argument("--bboxes", type=Path, default=Path("extracted_bboxes"))
     p.add_argument("-o", "--output", type=Path, default=Path("extracted_faces_videos"))
-    p.add_argument("--size", type=int, default=224, help="output side in pixels (default 224)")
-    p.add_argument("--margin", type=float, default=0.25, help="context around the face box (default 0.25)")
+    p.add_argument("--size", type=int, help="output side in pixels (default 224)")
+    p.add_argument("--margin", type=float, help="context around the face box (default 0.25)")
     _batch_options(p)
 
     p = add("audio", cmd_audio, "extract each clip's audio (16 kHz mono wav, or mp3)")
@@ -254,6 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="feature root holding video_features/ and/or audio_features/")
     p.add_argument("--manifest", type=Path, help="compare with this manifest's clips and classes")
 
+    _train_parser(add("train", cmd_train, "train the fusion model on cached features (actor-independent splits)"))
+
+    p = add("evaluate", cmd_evaluate, "score a checkpoint on a manifest's cached features")
+    p.add_argument("checkpoint", type=Path, help="checkpoint folder (a run's model/)")
+    p.add_argument("--features", type=Path, required=True, help="feature root made with the checkpoint's backbones")
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--split", choices=["all", "train", "val", "test"], default="all",
+                   help="all clips, or those of the checkpoint's own train/val/test actors (default all)")
+    p.add_argument("--dataset", choices=["all", "ravdess", "cremad"], default="all")
+    p.add_argument("--drop", choices=["video", "audio"], help="hide one modality (ablation)")
+    p.add_argument("-o", "--output", type=Path, help="default: evaluation/<manifest>-<split> next to the checkpoint")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--save-attention", action="store_true", help="write attention.jsonl (per-clip attention)")
+
     p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (offline afterwards)")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("--cache-dir", type=Path, help="default: $MMER_CACHE_DIR or ~/.cache/mmer (set MMER_CACHE_DIR "
@@ -262,6 +335,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("check", cmd_check, "report torch/CUDA, FFmpeg codecs, detectors and models available offline")
     return parser
+
+
+def _train_parser(p: argparse.ArgumentParser) -> None:
+    from mmer.training.config import TrainConfig
+
+    d = TrainConfig(manifest="", features="", run_id="-")  # the defaults, in one place
+    p.add_argument("--manifest", type=Path, default=Path("data/manifest.csv"), help="default data/manifest.csv")
+    p.add_argument("--features", type=Path, default=Path("data/features"),
+                   help="feature root with video_features/ and audio_features/ (default data/features)")
+    p.add_argument("-o", "--output", type=Path, default=Path(d.out), help=f"runs folder (default {d.out})")
+    p.add_argument("--run-id", default="", help="run folder name (default: the start time)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run with its settings")
+    g = p.add_argument_group("data and splits")
+    g.add_argument("--dataset", choices=["all", "ravdess", "cremad"], default=d.dataset)
+    g.add_argument("--split", choices=["actor", "manifest"], default=d.split,
+                   help="actor: seeded actor-disjoint split per dataset; manifest: the manifest's split column")
+    g.add_argument("--folds", type=int, default=d.folds, help="K-fold cross-validation over actors (K >= 2)")
+    g.add_argument("--val-fraction", type=_fraction, default=d.val_fraction)
+    g.add_argument("--test-fraction", type=_fraction, default=d.test_fraction)
+    g.add_argument("--seed", type=int, default=d.seed, help="splits, initialisation and shuffling")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=_positive_int, default=d.epochs)
+    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size)
+    g.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--loss", choices=["focal", "ce"], default=d.loss, help="focal loss or weighted cross-entropy")
+    g.add_argument("--gamma", type=float, default=d.gamma, help="focal loss focusing parameter")
+    g.add_argument("--no-class-weights", action="store_true", help="do not weight classes by inverse frequency")
+    g.add_argument("--patience", type=_positive_int, default=d.patience, help="early stopping on val UAR")
+    g.add_argument("--lr-patience", type=int, default=d.lr_patience)
+    g.add_argument("--lr-factor", type=float, default=d.lr_factor)
+    g.add_argument("--grad-clip", type=float, default=d.grad_clip, help="max gradient norm (0: off)")
+    g.add_argument("--modality-dropout", type=float, default=d.modality_dropout,
+                   help="chance of hiding each modality per training clip")
+    g.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
+    g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    g = p.add_argument_group("model")
+    g.add_argument("--dim", type=_positive_int, default=d.dim)
+    g.add_argument("--heads", type=_positive_int, default=d.heads)
+    g.add_argument("--layers", type=_positive_int, default=d.layers)
+    g.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--save-attention", action="store_true", help="write attention.jsonl for the test clips")
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from mmer.datasets import read_manifest
 from mmer.faces import get_detector
 from mmer.faces.base import FaceDetector
 from mmer.faces.boxes import detect_clip, read_boxes, write_boxes
-from mmer.faces.crop import crop_clip
+from mmer.faces.crop import DEFAULT_MARGIN, DEFAULT_SIZE, crop_clip
 from mmer.media import NoAudioStream, extract_audio, parse_bitrate
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ def detect_faces(manifest: Path, out_dir: Path, *, detector: str = "opencv",
                      desc="faces")
 
 
-def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = 224, margin: float = 0.25,
-               workers: int = 1, overwrite: bool = False) -> BatchReport:
+def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DEFAULT_SIZE,
+               margin: float = DEFAULT_MARGIN, workers: int = 1, overwrite: bool = False) -> BatchReport:
     """Write ``out_dir/<clip_id>.mp4``: ``size``×``size`` face-crop clips at the source frame rate."""
     if size < 16 or size % 2:
         raise ValueError("--size must be an even number of at least 16 pixels")

@@ -27,6 +27,11 @@ class NoFaceFound(ValueError):
     """The box file has no face in any frame, so there is nothing to crop."""
 
 
+#: Face-crop geometry used by `mmer crop` and recorded in checkpoints (the service must crop alike).
+DEFAULT_SIZE = 224
+DEFAULT_MARGIN = 0.25
+
+
 def _coords(box: BoxLike) -> tuple[float, float, float, float]:
     if isinstance(box, Detection):
         return box.box
@@ -34,7 +39,8 @@ def _coords(box: BoxLike) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-def square_crop_box(box: BoxLike, frame_w: int, frame_h: int, margin: float = 0.25) -> tuple[int, int, int, int]:
+def square_crop_box(box: BoxLike, frame_w: int, frame_h: int,
+                    margin: float = DEFAULT_MARGIN) -> tuple[int, int, int, int]:
     """Integer square (x1, y1, x2, y2) centred on the box, side ``max(w, h) * (1 + margin)``.
 
     Square, so resizing to the model's input never stretches a face; centred even at the
@@ -54,7 +60,7 @@ def square_crop_box(box: BoxLike, frame_w: int, frame_h: int, margin: float = 0.
     return left, top, left + side_px, top + side_px
 
 
-def crop_face(image: np.ndarray, box: BoxLike, size: int = 224, margin: float = 0.25) -> np.ndarray:
+def crop_face(image: np.ndarray, box: BoxLike, size: int = DEFAULT_SIZE, margin: float = DEFAULT_MARGIN) -> np.ndarray:
     """The square around ``box`` (see :func:`square_crop_box`), black where it leaves the
     frame, resized to (size, size, 3) with area averaging (no aliasing when shrinking)."""
     if size < 1:
@@ -95,8 +101,8 @@ def crop_clip(
     boxes: dict[str, Any],
     dest: media.PathLike,
     *,
-    size: int = 224,
-    margin: float = 0.25,
+    size: int = DEFAULT_SIZE,
+    margin: float = DEFAULT_MARGIN,
 ) -> int:
     """Write a ``size``×``size`` face clip (video only, source frame rate) atomically; returns
     the number of frames written, one per decoded frame of ``video_path``.
