@@ -45,6 +45,6 @@ def script(dataset: str, command: str) -> None:
     sys.exit(run(dataset, command))
 
 
-def passthrough(command: str) -> None:
-    """A seed script that is exactly one ``mmer`` subcommand (same arguments)."""
-    sys.exit(cli.main([command, *sys.argv[1:]]))
+def passthrough(command: str, defaults: Sequence[str] = ()) -> None:
+    """A seed script that is one ``mmer`` subcommand: ``defaults`` first, so the user's arguments win."""
+    sys.exit(cli.main([command, *defaults, *sys.argv[1:]]))

@@ -68,6 +68,9 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"run folder {run_dir} already exists; resume it with --resume {run_dir} or pick another "
                        "--run-id")
+    if resume and (run_dir / METRICS_FILE).is_file():
+        log.info("%s is already complete; nothing to resume", run_dir)
+        return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8")))
     features, report = load_features(Path(config.manifest), Path(config.features), dataset=config.dataset)
     metas = backbone_meta(Path(config.features))
     splits = plan_splits(config, features)
