@@ -77,6 +77,9 @@ def save_checkpoint(directory: str | os.PathLike[str], model: MultimodalEmotionM
     preprocessing, training) is stored as given.
     """
     directory = Path(directory)
+    reserved = {"format", "format_version", "labels", "model"} & set(metadata)
+    if reserved:
+        raise ValueError(f"checkpoint metadata may not set {', '.join(sorted(reserved))} (written by save_checkpoint)")
     if "backbones" not in metadata or not {"video", "audio"} <= set(metadata["backbones"]):
         raise ValueError("checkpoint metadata must describe the video and audio backbones")
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "labels": list(CLASSES),
@@ -130,7 +133,9 @@ def read_checkpoint_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{config_path} is not an mmer checkpoint config (format {FORMAT!r} expected)")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{config_path}: format_version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{config_path}: checkpoint format version {version!r} is newer than this mmer "
                               f"understands ({FORMAT_VERSION}); upgrade mmer")
     if config.get("labels") != list(CLASSES):

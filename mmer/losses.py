@@ -47,7 +47,8 @@ def make_loss(name: str, *, gamma: float = 2.0, class_weights: Tensor | None = N
 
 
 def class_weights(labels: Tensor, num_classes: int) -> Tensor:
-    """Inverse-frequency weights from the training labels, scaled to average 1 over present classes.
+    """"Balanced" inverse-frequency weights from the training labels: ``n / (classes present × count)``,
+    so the average weight per training clip is 1 and the loss keeps its usual scale.
 
     A class absent from training gets weight 0 (nothing to weight) instead of infinity.
     """

@@ -341,3 +341,17 @@ def test_a_checkpoint_with_a_model_subfolder_is_itself(saved: Path, tmp_path: Pa
 
 def test_plain_folder_is_left_alone(tmp_path: Path) -> None:
     assert resolve_checkpoint_dir(tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize("key", ["format", "format_version", "labels", "model"])
+def test_metadata_cannot_override_what_save_writes(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        save_checkpoint(tmp_path / "model", make_model(), {**METADATA, key: 7})
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("version", [0, -1, True])
+def test_format_version_must_be_a_positive_integer(saved: Path, version: Any) -> None:
+    edit_config(saved, format_version=version)
+    with pytest.raises(CheckpointError, match="positive integer"):
+        read_checkpoint_config(saved)
