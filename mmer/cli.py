@@ -51,6 +51,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge_manifests(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from mmer.datasets import merge_manifests
+
+    records = merge_manifests(args.manifests, args.output)
+    counts = Counter(r.dataset for r in records)
+    print(f"{len(records)} clips ({', '.join(f'{d} {n}' for d, n in sorted(counts.items()))}) -> {args.output}")
+    return EXIT_OK
+
+
 def cmd_faces(args: argparse.Namespace) -> int:
     from mmer.preprocess import detect_faces
 
@@ -251,6 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of actors for validation")
     p.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of actors for test")
     p.add_argument("--seed", type=int, default=0, help="seed of the actor-independent split")
+
+    p = add("merge-manifests", cmd_merge_manifests, "join manifests (e.g. RAVDESS + CREMA-D) into one")
+    p.add_argument("manifests", type=Path, nargs="+")
+    p.add_argument("-o", "--output", type=Path, required=True)
 
     p = add("faces", cmd_faces, "detect the main face in every frame of every clip (bbox JSON per clip)")
     p.add_argument("manifest", type=Path)

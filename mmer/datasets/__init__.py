@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mmer.datasets import cremad, ravdess
@@ -46,7 +46,7 @@ from mmer.datasets.splits import actor_folds, assign_actor_splits
 __all__ = [
     "BAD_NAME", "CORE_COLUMNS", "DATASETS", "DROPPED_EMOTION", "DUPLICATE", "EXCLUDED", "NON_VIDEO",
     "SKIP_REASONS", "UNKNOWN_CODE", "VIDEO_EXTENSIONS", "ClipRecord", "DatasetError", "ManifestSummary",
-    "SkippedFile", "actor_folds", "assign_actor_splits", "build_manifest", "read_manifest", "scan",
+    "SkippedFile", "actor_folds", "assign_actor_splits", "build_manifest", "merge_manifests", "read_manifest", "scan",
     "skipped_report_path", "write_manifest", "write_skipped_report",
 ]
 
@@ -116,6 +116,26 @@ def _nothing_found(dataset: str, root: Path, skipped: list[SkippedFile]) -> str:
     return (f"no {dataset} clip accepted under {root}: {len(skipped)} files skipped "
             f"({', '.join(f'{r} {n}' for r, n in reasons.items())}); e.g. "
             f"{first.path.relative_to(root).as_posix()}: {first.reason}, {first.detail}")
+
+
+def merge_manifests(manifests: Sequence[Path], out: Path) -> list[ClipRecord]:
+    """Join manifests (e.g. RAVDESS and CREMA-D) into one, to train or evaluate on both.
+
+    Paths are rewritten relative to ``out``; each row keeps its split (actor ids carry their dataset,
+    so the joined splits stay actor-disjoint). A clip id listed twice is an error, not a silent pick.
+    """
+    if len(manifests) < 2:
+        raise DatasetError("give at least two manifests to merge")
+    records: list[ClipRecord] = []
+    origin: dict[str, Path] = {}
+    for manifest in manifests:
+        for record in read_manifest(manifest):
+            if record.clip_id in origin:
+                raise DatasetError(f"clip {record.clip_id} is in both {origin[record.clip_id]} and {manifest}")
+            origin[record.clip_id] = Path(manifest)
+            records.append(record)
+    write_manifest(records, out)
+    return records
 
 
 def build_manifest(dataset: str, root: Path, out: Path, *, include_song: bool = False,

@@ -303,3 +303,21 @@ def test_read_manifest_accepts_a_good_row(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text(",".join(CORE_COLUMNS) + "\n" + good_row() + "\n")
     (record,) = read_manifest(tmp_path / "m.csv")
     assert record.path == tmp_path / "1001_DFA_ANG_XX.flv" and record.label_id == 3 and record.extra == {}
+
+
+def test_merged_manifests_keep_paths_splits_and_refuse_duplicates(sample_ravdess: Path, sample_cremad: Path,
+                                                                   tmp_path: Path) -> None:
+    from mmer.datasets import merge_manifests
+
+    build_manifest("ravdess", sample_ravdess, tmp_path / "a" / "ravdess.csv")
+    build_manifest("cremad", sample_cremad, tmp_path / "b" / "cremad.csv")
+    merged = tmp_path / "c" / "both.csv"
+    merge_manifests([tmp_path / "a" / "ravdess.csv", tmp_path / "b" / "cremad.csv"], merged)
+    records = read_manifest(merged)
+    originals = read_manifest(tmp_path / "a" / "ravdess.csv") + read_manifest(tmp_path / "b" / "cremad.csv")
+    assert [(r.clip_id, r.resolved_path.resolve(), r.split, r.actor) for r in records] == \
+        [(r.clip_id, r.resolved_path.resolve(), r.split, r.actor) for r in originals]
+    assert all(r.resolved_path.is_file() for r in records)
+    with pytest.raises(DatasetError, match="is in both"):
+        merge_manifests([tmp_path / "a" / "ravdess.csv", tmp_path / "a" / "ravdess.csv"], tmp_path / "d.csv")
+    assert not (tmp_path / "d.csv").exists()

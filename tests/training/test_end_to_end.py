@@ -1,0 +1,48 @@
+"""From `mmer sample-data` clips of both datasets to an evaluated checkpoint, through the shell commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmer import cli
+
+
+def run(*argv: object) -> int:
+    return cli.main([str(a) for a in argv])
+
+
+@pytest.mark.slow
+def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample_cremad: Path, fer_cache: Path,
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    work = tmp_path
+    assert run("manifest", "ravdess", sample_ravdess, "-o", work / "ravdess.csv") == 0
+    assert run("manifest", "cremad", sample_cremad, "-o", work / "cremad.csv") == 0
+    manifest = work / "manifest.csv"
+    assert run("merge-manifests", work / "ravdess.csv", work / "cremad.csv", "-o", manifest) == 0
+    assert run("faces", manifest, "-o", work / "boxes") == 0
+    assert run("crop", manifest, "--bboxes", work / "boxes", "-o", work / "faces", "--size", 96) == 0
+    assert run("audio", manifest, "-o", work / "audio") == 0
+    assert run("extract-video", manifest, "--faces", work / "faces", "-o", work / "features", "--backbone", "fer",
+               "--sample-frames", 8, "--device", "cpu") == 0
+    assert run("extract-audio", manifest, "--audio", work / "audio", "-o", work / "features",
+               "--backbone", "logmel") == 0
+    assert run("train", "--manifest", manifest, "--features", work / "features", "-o", work / "runs",
+               "--run-id", "e2e", "--epochs", 3, "--dim", 32, "--heads", 2, "--batch-size", 8,
+               "--save-attention") == 0
+    run_dir = work / "runs" / "e2e"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    actors = metrics["splits"]
+    assert {a.split("_")[0] for a in actors["train"] + actors["val"] + actors["test"]} == {"ravdess", "cremad"}
+    assert metrics["pairing"]["used"] == 18 + 12
+    checkpoint = json.loads((run_dir / "model" / "config.json").read_text())
+    assert checkpoint["backbones"]["video"]["backbone"] == "fer"
+    assert checkpoint["backbones"]["audio"]["backbone"] == "logmel"
+    assert checkpoint["preprocessing"]["num_frames"] == 8
+
+    assert run("evaluate", run_dir, "--features", work / "features", "--manifest", manifest, "--split", "test") == 0
+    evaluation = json.loads((run_dir / "evaluation" / "manifest-test" / "metrics.json").read_text())
+    assert evaluation["metrics"]["confusion"] == metrics["test"]["confusion"]
