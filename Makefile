@@ -31,17 +31,26 @@ test-python: setup
 run: setup weights
 	$(VENV)/bin/mmer check
 
-## A small end-to-end run of the data preparation on synthetic clips.
+## The whole research workflow on synthetic clips of both datasets: data → features → trained, evaluated model.
+DEMO := data/demo
+MMER := $(VENV)/bin/mmer
 demo: setup weights
-	rm -rf data/demo && mkdir -p data/demo
-	$(VENV)/bin/mmer sample-data data/demo/ravdess --dataset ravdess --clips-per-class 1 --actors 3
-	$(VENV)/bin/mmer manifest ravdess data/demo/ravdess -o data/demo/manifest.csv
-	$(VENV)/bin/mmer faces data/demo/manifest.csv -o data/demo/extracted_bboxes
-	$(VENV)/bin/mmer crop data/demo/manifest.csv --bboxes data/demo/extracted_bboxes -o data/demo/extracted_faces_videos
-	$(VENV)/bin/mmer audio data/demo/manifest.csv -o data/demo/extracted_audio
-	$(VENV)/bin/mmer extract-video data/demo/manifest.csv --faces data/demo/extracted_faces_videos -o data/demo --backbone fer
-	$(VENV)/bin/mmer extract-audio data/demo/manifest.csv --audio data/demo/extracted_audio -o data/demo --backbone logmel
-	$(VENV)/bin/mmer validate data/demo --manifest data/demo/manifest.csv
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(MMER) sample-data $(DEMO)/ravdess --dataset ravdess --clips-per-class 2 --actors 4
+	$(MMER) sample-data $(DEMO)/cremad --dataset cremad --clips-per-class 2 --actors 3
+	$(MMER) manifest ravdess $(DEMO)/ravdess -o $(DEMO)/ravdess.csv
+	$(MMER) manifest cremad $(DEMO)/cremad -o $(DEMO)/cremad.csv
+	$(MMER) merge-manifests $(DEMO)/ravdess.csv $(DEMO)/cremad.csv -o $(DEMO)/manifest.csv
+	$(MMER) faces $(DEMO)/manifest.csv -o $(DEMO)/extracted_bboxes
+	$(MMER) crop $(DEMO)/manifest.csv --bboxes $(DEMO)/extracted_bboxes -o $(DEMO)/extracted_faces_videos
+	$(MMER) audio $(DEMO)/manifest.csv -o $(DEMO)/extracted_audio
+	$(MMER) extract-video $(DEMO)/manifest.csv --faces $(DEMO)/extracted_faces_videos -o $(DEMO)/features --backbone fer
+	$(MMER) extract-audio $(DEMO)/manifest.csv --audio $(DEMO)/extracted_audio -o $(DEMO)/features --backbone logmel
+	$(MMER) validate $(DEMO)/features --manifest $(DEMO)/manifest.csv
+	$(MMER) train --manifest $(DEMO)/manifest.csv --features $(DEMO)/features -o $(DEMO)/training_runs \
+		--run-id demo --epochs 30 --learning-rate 1e-3 --save-attention
+	$(MMER) evaluate $(DEMO)/training_runs/demo --features $(DEMO)/features --manifest $(DEMO)/manifest.csv \
+		--split test
 
 clean:
 	rm -rf .pytest_cache .ruff_cache data/demo
