@@ -142,8 +142,10 @@ def load_features(manifest: Path, root: Path, *, dataset: str = "all") -> tuple[
     listed = {r.clip_id for r in records}
     report = PairingReport(unlisted={m: len(current[m] - listed) for m in caches})
 
+    # Two passes: shapes first (memory-mapped, nothing read), then each file straight into one
+    # preallocated float16 tensor, so loading needs the features' size once, not twice.
     kept: list[ClipRecord] = []
-    arrays: dict[str, list[np.ndarray | None]] = {"video": [], "audio": []}
+    shapes: dict[str, list[tuple[int, ...] | None]] = {"video": [], "audio": []}
     for record in records:
         have = {m: record.clip_id in current[m] for m in caches}
         if not any(have.values()):
@@ -152,22 +154,21 @@ def load_features(manifest: Path, root: Path, *, dataset: str = "all") -> tuple[
         for m in caches:
             if not have[m]:
                 report.missing.append((record.clip_id, m))
-                arrays[m].append(None)
+                shapes[m].append(None)
                 continue
-            array = caches[m].read(record.clip_id)
-            if array.ndim == 1:
-                array = array[None, :]
-            if array.ndim != 2 or array.shape[1] != metas[m]["dim"]:
-                raise DatasetError(f"{caches[m].path(record.clip_id)}: shape {array.shape} does not match the "
+            shape = np.load(caches[m].path(record.clip_id), mmap_mode="r").shape
+            if len(shape) not in (1, 2) or shape[-1] != metas[m]["dim"]:
+                raise DatasetError(f"{caches[m].path(record.clip_id)}: shape {shape} does not match the "
                                    f"cache's {m} dim {metas[m]['dim']}")
-            arrays[m].append(array)
+            shapes[m].append(shape)
         kept.append(record)
     report.used = len(kept)
     if not kept:
         raise DatasetError(f"none of the {len(records)} manifest clips has features in {root}")
     log.info("%s", report.summary())
-    video, video_lengths = _pad(arrays["video"], metas["video"]["dim"])
-    audio, audio_lengths = _pad(arrays["audio"], metas["audio"]["dim"])
+    ids = [r.clip_id for r in kept]
+    video, video_lengths = _stack(caches["video"], ids, shapes["video"], metas["video"]["dim"])
+    audio, audio_lengths = _stack(caches["audio"], ids, shapes["audio"], metas["audio"]["dim"])
     features = FeatureSet(
         clip_ids=[r.clip_id for r in kept], actors=[r.actor for r in kept], datasets=[r.dataset for r in kept],
         labels=torch.tensor([r.label_id for r in kept], dtype=torch.long),
@@ -177,13 +178,16 @@ def load_features(manifest: Path, root: Path, *, dataset: str = "all") -> tuple[
     return features, report
 
 
-def _pad(arrays: list[np.ndarray | None], dim: int) -> tuple[Tensor, Tensor]:
-    lengths = torch.tensor([0 if a is None else a.shape[0] for a in arrays], dtype=torch.long)
+def _stack(cache: FeatureCache, clip_ids: list[str], shapes: list[tuple[int, ...] | None],
+           dim: int) -> tuple[Tensor, Tensor]:
+    """Each clip's (T_i, dim) or (dim,) file (None = absent) → zero-padded (N, max T, dim) float16 and lengths."""
+    lengths = torch.tensor([0 if s is None else (s[0] if len(s) == 2 else 1) for s in shapes], dtype=torch.long)
     width = max(int(lengths.max()), 1)
-    out = torch.zeros(len(arrays), width, dim, dtype=torch.float16)
-    for i, array in enumerate(arrays):
-        if array is not None:
-            out[i, : array.shape[0]] = torch.from_numpy(np.asarray(array, dtype=np.float16))
+    out = torch.zeros(len(shapes), width, dim, dtype=torch.float16)
+    for i, (clip_id, shape) in enumerate(zip(clip_ids, shapes, strict=True)):
+        if shape is not None:
+            array = np.asarray(cache.read(clip_id), dtype=np.float16).reshape(-1, dim)
+            out[i, : array.shape[0]] = torch.from_numpy(array)
     return out, lengths
 
 
