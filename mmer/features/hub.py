@@ -64,7 +64,13 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` → CUDA when there is one, else CPU; anything else as torch spells it."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from exc
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but this machine has no usable CUDA; use --device cpu or auto")
+    return chosen
 
 
 def select_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
     if resume and (run_dir / METRICS_FILE).is_file():
         log.info("%s is already complete; nothing to resume", run_dir)
         return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8")))
+    select_device(config.device)  # an impossible device fails now, before a run folder exists
     features, report = load_features(Path(config.manifest), Path(config.features), dataset=config.dataset)
     metas = backbone_meta(Path(config.features))
     splits = plan_splits(config, features)
@@ -233,11 +234,8 @@ class _TrainState:
     best_loss: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
-    history: list[dict[str, float]] = None  # type: ignore[assignment]
+    history: list[dict[str, float]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
-
-    def __post_init__(self) -> None:
-        self.history = [] if self.history is None else self.history
 
 
 def _train_epoch(config: TrainConfig, model: MultimodalEmotionModel, data: FeatureSet, loss_fn: torch.nn.Module,
@@ -341,7 +339,7 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
 def _write_missing(report: PairingReport, run_dir: Path) -> None:
     if report.missing:
         report.write(run_dir / MISSING_FILE)
-        log.warning("%s (listed in %s)", report.summary(), run_dir / MISSING_FILE)
+        log.warning("%d clip(s) lack a modality; listed in %s", len(report.missing), run_dir / MISSING_FILE)
 
 
 def _identity(metas: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -27,6 +27,14 @@ def test_select_device() -> None:
     assert select_device("cpu") == CPU
     assert select_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert select_device(torch.device("cpu")) == CPU
+    with pytest.raises(ValueError, match="unknown device"):
+        select_device("gpu0")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_it_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no usable CUDA"):
+        select_device("cuda:0")
 
 
 def test_select_dtype(caplog: pytest.LogCaptureFixture) -> None:
