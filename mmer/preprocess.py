@@ -16,7 +16,8 @@ from mmer.datasets import read_manifest
 from mmer.faces import get_detector
 from mmer.faces.base import FaceDetector
 from mmer.faces.boxes import detect_clip, read_boxes, write_boxes
-from mmer.faces.crop import DEFAULT_MARGIN, DEFAULT_SIZE, crop_clip
+from mmer.faces.crop import DEFAULT_MARGIN, DEFAULT_SIZE, SETTINGS_FILE, crop_clip, crop_settings, read_crop_settings
+from mmer.fsutil import write_json_atomic
 from mmer.media import NoAudioStream, extract_audio, parse_bitrate
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,21 @@ def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DE
         raise ValueError("--margin cannot be negative")
     if not boxes_dir.is_dir():
         raise FileNotFoundError(f"face boxes folder {boxes_dir} does not exist (run `mmer faces` first)")
+    _record_geometry(out_dir, crop_settings(size, margin), overwrite)
     tasks = [Task(r.clip_id, out_dir / f"{r.clip_id}.mp4", (r.resolved_path, boxes_dir / f"{r.clip_id}.json",
                                                              size, margin))
              for r in read_manifest(manifest)]
     return run_batch(tasks, _crop_task, out_dir=out_dir, workers=workers, overwrite=overwrite, desc="crop")
+
+
+def _record_geometry(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    """Write ``crop.json``; refuse to mix clips of two geometries in one folder (features from them
+    would disagree with each other, and with the checkpoint that records one geometry)."""
+    existing = read_crop_settings(out_dir)
+    if existing is not None and existing != settings and not overwrite:
+        raise ValueError(f"the face clips in {out_dir} were cut with {existing}, not {settings}; "
+                         "pass --overwrite to re-crop them all, or choose another output folder")
+    write_json_atomic(out_dir / SETTINGS_FILE, settings)
 
 
 def extract_audio_tracks(manifest: Path, out_dir: Path, *, fmt: str = "wav", bitrate: str = "320k",

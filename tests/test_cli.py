@@ -50,6 +50,15 @@ def test_every_frame_of_a_synthetic_clip_has_a_face(prepared: dict[str, Path]) -
     assert all(f["box"] is not None for f in data["frames"])
 
 
+def test_crop_records_its_geometry_and_refuses_to_mix_two(prepared: dict[str, Path],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert json.loads((prepared["faces"] / "crop.json").read_text()) == {"face_size": 112, "face_margin": 0.25}
+    capsys.readouterr()
+    assert run("crop", prepared["manifest"], "--bboxes", prepared["boxes"], "-o", prepared["faces"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert json.loads((prepared["faces"] / "crop.json").read_text())["face_size"] == 112
+
+
 def test_face_clips_and_audio_have_the_promised_format(prepared: dict[str, Path]) -> None:
     clip = next(prepared["faces"].glob("*.mp4"))
     info = media.probe(clip)
@@ -145,6 +154,8 @@ def test_offline_feature_extraction_and_validation(prepared: dict[str, Path], fe
     assert run("extract-audio", prepared["manifest"], "--audio", prepared["audio"], "-o", root,
                "--backbone", "logmel") == 0
     assert np.load(next((root / "video_features").glob("*.npy"))).shape == (8, 128)
+    video_meta = json.loads((root / "video_features" / "features.json").read_text())
+    assert video_meta["config"]["faces"] == {"face_size": 112, "face_margin": 0.25}  # from crop.json
     capsys.readouterr()
 
     assert run("validate", root, "--manifest", prepared["manifest"]) == 0

@@ -6,6 +6,7 @@ framed one way in training and another way in production.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,24 @@ class NoFaceFound(ValueError):
 #: Face-crop geometry used by `mmer crop` and recorded in checkpoints (the service must crop alike).
 DEFAULT_SIZE = 224
 DEFAULT_MARGIN = 0.25
+#: Written by `mmer crop` next to the face clips: the geometry they were cut with.
+SETTINGS_FILE = "crop.json"
+
+
+def crop_settings(size: int = DEFAULT_SIZE, margin: float = DEFAULT_MARGIN) -> dict[str, Any]:
+    return {"face_size": int(size), "face_margin": float(margin)}
+
+
+def read_crop_settings(faces_dir: Path) -> dict[str, Any] | None:
+    """The geometry recorded in ``faces_dir`` by `mmer crop`, or None for a folder made otherwise."""
+    path = Path(faces_dir) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return crop_settings(data["face_size"], data["face_margin"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); delete it and re-run `mmer crop --overwrite`") from exc
 
 
 def _coords(box: BoxLike) -> tuple[float, float, float, float]:

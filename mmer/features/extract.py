@@ -18,6 +18,7 @@ from tqdm import tqdm
 from mmer import media
 from mmer.batch import FAILURES_FILE, BatchReport, write_failures
 from mmer.datasets import ClipRecord, read_manifest
+from mmer.faces.crop import SETTINGS_FILE, crop_settings, read_crop_settings
 from mmer.features.base import AudioBackbone, VideoBackbone
 from mmer.features.cache import FeatureCache
 
@@ -53,7 +54,14 @@ def extract_video_features(manifest: Path, faces_dir: Path, root: Path, backbone
             raise FileNotFoundError(f"no face clip {path.name} in {faces_dir}")
         return media.sample_frames(path, backbone.num_frames).frames
 
-    return _extract(read_manifest(manifest), load, backbone.embed, FeatureCache(root, "video"), backbone.config(),
+    # The crop geometry is part of what the features are: a change re-extracts, and checkpoints record it.
+    geometry = read_crop_settings(faces_dir)
+    if geometry is None:
+        log.warning("%s has no %s (not made by `mmer crop`?): the default crop geometry is assumed", faces_dir,
+                    SETTINGS_FILE)
+        geometry = crop_settings()
+    config = {**backbone.config(), "faces": geometry}
+    return _extract(read_manifest(manifest), load, backbone.embed, FeatureCache(root, "video"), config,
                     batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
 
 

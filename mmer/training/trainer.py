@@ -28,7 +28,7 @@ from tqdm import tqdm
 from mmer import __version__
 from mmer.checkpoint import save_checkpoint
 from mmer.datasets import DatasetError, read_manifest
-from mmer.faces.crop import DEFAULT_MARGIN, DEFAULT_SIZE
+from mmer.faces.crop import crop_settings
 from mmer.features.hub import select_device
 from mmer.fsutil import atomic_path, write_json_atomic
 from mmer.labels import CLASSES
@@ -359,7 +359,7 @@ def _checkpoint_metadata(config: TrainConfig, split: ActorSplit, metas: dict[str
     return {
         "backbones": identity,
         "preprocessing": {"num_frames": video_cfg.get("num_frames"), "sample_rate": audio_cfg.get("sample_rate"),
-                          "face_size": DEFAULT_SIZE, "face_margin": DEFAULT_MARGIN},
+                          **video_cfg.get("faces", crop_settings())},
         "calibration": {"temperature": temperature, "fitted_on": "val", **{
             k: report["calibration"][k] for k in ("ece_before", "ece_after")}},
         "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},

@@ -41,7 +41,8 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     checkpoint = json.loads((run_dir / "model" / "config.json").read_text())
     assert checkpoint["backbones"]["video"]["backbone"] == "fer"
     assert checkpoint["backbones"]["audio"]["backbone"] == "logmel"
-    assert checkpoint["preprocessing"]["num_frames"] == 8
+    assert checkpoint["preprocessing"] == {"num_frames": 8, "sample_rate": 16_000, "face_size": 96,
+                                           "face_margin": 0.25}
 
     assert run("evaluate", run_dir, "--features", work / "features", "--manifest", manifest, "--split", "test") == 0
     evaluation = json.loads((run_dir / "evaluation" / "manifest-test" / "metrics.json").read_text())
