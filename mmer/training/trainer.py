@@ -75,11 +75,17 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
     features, report = load_features(Path(config.manifest), Path(config.features), dataset=config.dataset)
     metas = backbone_meta(Path(config.features))
     splits = plan_splits(config, features)
+    planned = {s.name: s.as_dict() for s in splits}
+    if resume:
+        started = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8")).get("splits")
+        if started is not None and started != planned:
+            raise RunError(f"the manifest or features changed since {run_dir} started (its actor splits differ); "
+                           "start a new run instead of resuming")
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         write_json_atomic(run_dir / CONFIG_FILE, {"arguments": asdict(config), "mmer_version": __version__,
                                                   "created": _now(), "backbones": _identity(metas),
-                                                  "pairing": report.counts()})
+                                                  "pairing": report.counts(), "splits": planned})
     _write_missing(report, run_dir)
     log.info("run folder: %s", run_dir)
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from mmer.checkpoint import load_checkpoint
+from mmer.datasets import read_manifest, write_manifest
 from mmer.training.config import RunError
 from mmer.training.data import feature_statistics, load_features
 from mmer.training.evaluate import evaluate_checkpoint
@@ -187,6 +188,22 @@ def test_clips_missing_a_modality_are_kept_and_listed(tmp_path: Path) -> None:
     assert run.metrics["pairing"]["missing_audio"] == len(missing)
     assert run.metrics["pairing"]["used"] == 6 * 6 * SMALL["clips_per_class"]
     assert run.metrics["test"]["uar"] >= 0.8
+
+
+def test_resume_refuses_a_changed_corpus(tmp_path: Path) -> None:
+    root = tmp_path / "features"
+    make_sample_features(root, actors={"ravdess": 7}, **{**SMALL, "clips_per_class": 2})
+    config = small_config(root, tmp_path / "runs", epochs=3)
+
+    def interrupt(epoch: int, row: dict) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, on_epoch_end=interrupt)
+    manifest = root / "manifest.csv"  # the manifest is rebuilt without one actor: the split moves
+    write_manifest([r for r in read_manifest(manifest) if r.actor != "ravdess_07"], manifest)
+    with pytest.raises(RunError, match="changed since"):
+        train(config, resume=True)
 
 
 def test_resumed_folds_skip_finished_folds(planted: Path, tmp_path: Path) -> None:
