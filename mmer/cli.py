@@ -186,6 +186,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from mmer.pipeline import load_predictor
+
+    predictor = load_predictor(args.model, device=args.device)
+    result = predictor.predict(args.video, sample_frames=args.sample_frames).to_dict()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return EXIT_OK
+    print(f"{result['label']} ({result['emotion']}) {result['confidence']:.0%}  — {args.video.name}, "
+          f"{result['duration_s']:.1f} s, model {result['model']['name']}")
+    print("  " + "  ".join(f"{c} {p:.2f}" for c, p in result["scores"].items()))
+    mods = result["modalities"]
+    print(f"  used: {', '.join(mods['used'])}" + (f"; missing: {', '.join(mods['missing'])}" if mods["missing"] else "")
+          + f" ({'; '.join(f'{k}: {v}' for k, v in mods['detail'].items())})")
+    for seg in result["timeline"]:
+        what = f"{seg['emotion']} {seg['confidence']:.2f}" if seg["emotion"] else "—"
+        print(f"  {seg['start']:7.1f}–{seg['end']:<7.1f} {what}")
+    return EXIT_OK
+
+
+def backend_dir() -> Path:
+    """The service's folder: ``back-end/`` of this checkout, or of the current directory."""
+    for candidate in (Path(__file__).resolve().parents[1] / "back-end", Path.cwd() / "back-end", Path.cwd()):
+        if (candidate / "app" / "main.py").is_file():
+            return candidate
+    raise UsageError("cannot find the service (back-end/app/main.py); run `mmer serve` from the repository")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    if args.model is not None:
+        os.environ["MMER_MODEL"] = str(Path(args.model).absolute())
+    uvicorn.run("app.main:app", app_dir=str(backend_dir()), host=args.host, port=args.port, workers=args.workers,
+                reload=args.reload)
+    return EXIT_OK
+
+
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
     from mmer.weights import fetch_all
 
@@ -341,6 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="default: evaluation/<manifest>-<split> next to the checkpoint")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--save-attention", action="store_true", help="write attention.jsonl (per-clip attention)")
+
+    p = add("predict", cmd_predict, "the emotion in one video (face model by default, or a trained checkpoint)")
+    p.add_argument("video", type=Path)
+    p.add_argument("--model", type=Path, help="a checkpoint or training-run folder (default: the embedded face model)")
+    p.add_argument("--sample-frames", type=_positive_int, default=32, help="frames to analyse (default 32)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+    p = add("serve", cmd_serve, "run the HTTP API (uvicorn app.main:app from back-end/)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", type=Path, help="checkpoint to serve (sets MMER_MODEL; default: the face model)")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
 
     p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (offline afterwards)")
     p.add_argument("action", choices=["fetch"])

