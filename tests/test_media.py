@@ -70,6 +70,19 @@ def test_seeking_gives_the_same_frames_as_decoding_through(tmp_path: Path) -> No
     np.testing.assert_array_equal(seeking.frames, linear.frames)
 
 
+def test_frames_at_arbitrary_times_stream_one_by_one(index_clip: Path) -> None:
+    targets = [0.05, 0.05, 0.31, 1.0, 3.95, 7.0]  # a repeat, a frame boundary, and one past the end
+    out = list(media.iter_frames_at(index_clip, targets))
+    assert [i for i, _, _ in out] == list(range(len(targets)))
+    assert [_index_of(image) for _, _, image in out] == [0, 0, 3, 10, 39, 39]
+    assert out[0][2] is out[1][2]  # the same frame is converted once
+
+
+def test_frames_at_needs_sorted_times(index_clip: Path) -> None:
+    with pytest.raises(ValueError, match="sorted"):
+        list(media.iter_frames_at(index_clip, [1.0, 0.5]))
+
+
 def test_sample_frames_rejects_zero(index_clip: Path) -> None:
     with pytest.raises(ValueError):
         media.sample_frames(index_clip, 0)
@@ -113,6 +126,23 @@ def test_decode_audio_from_a_video_container(index_clip: Path) -> None:
     samples = media.decode_audio(index_clip)
     # AAC codes whole 1024-sample frames: the decoded length is the 4 s rounded up to a frame.
     assert 64_000 <= samples.size <= 64_000 + 1024
+
+
+def test_audio_segments_cut_the_decoded_track_at_the_edges(index_clip: Path) -> None:
+    whole = media.decode_audio(index_clip)
+    edges = [0.0, 1.5, 1.5, 3.0, whole.size / 16_000, 6.0]
+    parts = list(media.iter_audio_segments(index_clip, edges))
+    assert [p.size for p in parts] == [24_000, 0, 24_000, whole.size - 48_000, 0]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)  # same samples as decoding at once
+
+
+def test_audio_segments_of_a_silent_video_and_bad_edges(tmp_path: Path, index_clip: Path) -> None:
+    path = tmp_path / "silent.mp4"
+    media.write_video(path, index_frames(10), 10)
+    with pytest.raises(media.NoAudioStream):
+        list(media.iter_audio_segments(path, [0.0, 1.0]))
+    with pytest.raises(ValueError, match="sorted"):
+        list(media.iter_audio_segments(index_clip, [1.0, 0.5]))
 
 
 def test_a_silent_video_is_reported_as_having_no_audio(tmp_path: Path) -> None:

