@@ -27,9 +27,11 @@ lint: setup
 test-python: setup
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-## Set up, then serve. (The service and page arrive with the service and front-end issues.)
+## Set up, then serve the API with the embedded default model (MMER_MODEL=DIR serves a trained checkpoint).
+## (The web page in front of it arrives with the front-end issue.)
 run: setup weights
-	$(VENV)/bin/mmer check
+	@echo "mmer API: http://localhost:8000  (docs: http://localhost:8000/docs)"
+	$(VENV)/bin/mmer serve --host 0.0.0.0 --port 8000
 
 ## The whole research workflow on synthetic clips of both datasets: data → features → trained, evaluated model.
 DEMO := data/demo

@@ -1,4 +1,4 @@
-"""From `mmer sample-data` clips of both datasets to an evaluated checkpoint, through the shell commands."""
+"""From `mmer sample-data` clips of both datasets to an evaluated, served checkpoint, through the shell commands."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def run(*argv: object) -> int:
 
 @pytest.mark.slow
 def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample_cremad: Path, fer_cache: Path,
-                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
     work = tmp_path
     assert run("manifest", "ravdess", sample_ravdess, "-o", work / "ravdess.csv") == 0
@@ -47,3 +48,12 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     assert run("evaluate", run_dir, "--features", work / "features", "--manifest", manifest, "--split", "test") == 0
     evaluation = json.loads((run_dir / "evaluation" / "manifest-test" / "metrics.json").read_text())
     assert evaluation["metrics"]["confusion"] == metrics["test"]["confusion"]
+
+    # The checkpoint is served as it is: one of the dataset's own clips, through `mmer predict`.
+    clip = next(sample_ravdess.rglob("*.mp4"))
+    capsys.readouterr()
+    assert run("predict", clip, "--model", run_dir, "--json") == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["model"]["kind"] == "checkpoint"
+    assert answer["modalities"]["used"] == ["video", "audio"]
+    assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
