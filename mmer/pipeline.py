@@ -148,6 +148,22 @@ def check_video(path: Path, limits: Limits) -> tuple[media.MediaInfo, float]:
     return info, duration
 
 
+def check_coverage(duration: float, last_frame: float) -> None:
+    """A file whose frames stop well before its declared length is truncated: refuse it rather
+    than score copies of its last frame as if they were the rest of the video."""
+    if last_frame < duration - max(1.0, 0.1 * duration):
+        raise InputError("undecodable", f"the video's frames stop at {last_frame:.1f} s of its declared "
+                         f"{duration:.1f} s: the file looks truncated or damaged")
+
+
+def segment_edges(duration: float, length: float) -> list[float]:
+    """``[0, length, 2·length, …, duration]``; a last piece under half a segment joins the one before."""
+    edges = np.arange(0.0, duration, length).tolist() + [duration]
+    if len(edges) > 2 and duration - edges[-2] < length / 2:
+        del edges[-2]
+    return edges
+
+
 def _scores(probs: np.ndarray) -> dict[str, float]:
     probs = np.asarray(probs, dtype=np.float64)
     probs = probs / probs.sum()
@@ -333,25 +349,28 @@ class FacePredictor(Predictor):
 
         frames = clock.iterate("decode", _background(media.iter_frames_at(path, times)))
         tracker = _FaceTracker(self.face)
+        last_frame = 0.0
         try:
-            for _, t, image in frames:
+            for i, t, image in frames:
+                last_frame = max(last_frame, t)
                 box = clock.timed("faces", tracker.box, t, image)
                 if box is None:
                     continue
                 crops.append(clock.timed("faces", crop_face, image, box, self.face_size, self.face_margin))
-                found_times.append(t)
+                found_times.append(times[i])  # binned by the instant it stands for, like the frame counts
                 if len(crops) >= CHUNK:
                     flush()
             flush()
         except media.MediaError as exc:
             raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
+        check_coverage(duration, last_frame)
         if not found_times:
             raise InputError("no_signal", f"no face was found in any of the {n} frames analysed; the default model "
                              "reads facial expressions only")
         per_frame = np.concatenate(probs)
         face_times = np.asarray(found_times)
         timeline = []
-        edges = np.arange(0.0, duration, SEGMENT_S).tolist() + [duration]
+        edges = segment_edges(duration, SEGMENT_S)
         sampled = np.asarray(times)
         for start, end in zip(edges, edges[1:], strict=False):
             inside = (face_times >= start) & (face_times < end)
@@ -433,12 +452,14 @@ class FusionPredictor(Predictor):
             audio_iter = clock.iterate("decode", media.iter_audio_segments(path, edges, self.sample_rate))
         frames = clock.iterate("decode", _background(media.iter_frames_at(path, targets)))
         tracker = _FaceTracker(self.face)
+        last_frame = 0.0
         results: list[tuple[_Window, np.ndarray | None, bool, bool]] = []
         try:
             for index, window in enumerate(windows):
                 boxes = []
                 for _ in range(self.num_frames):
                     _, t, image = next(frames)
+                    last_frame = max(last_frame, t)
                     window.frames.append(image)
                     boxes.append(clock.timed("faces", tracker.box, t, image))
                 video = clock.timed("faces", self._face_crops, window.frames, boxes)
@@ -457,6 +478,7 @@ class FusionPredictor(Predictor):
                           video is not None, audio is not None)
         except media.MediaError as exc:
             raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
+        check_coverage(duration, last_frame)
         answered = [(w, p) for w, p, _, _ in results if p is not None]
         if not answered:
             raise InputError("no_signal", "no face was found and there is no usable sound: nothing to read "

@@ -229,3 +229,23 @@ def test_the_window_is_one_clip_up_to_one_and_a_half_windows(fusion: FusionPredi
     assert fusion.window_edges(10.0) == [0.0, 3.0, 6.0, 10.0]
     edges = fusion.window_edges(601.0)
     assert len(edges) - 1 == 200 and math.isclose(edges[-1], 601.0)
+
+
+def test_a_truncated_file_is_refused_not_padded_with_its_last_frame(face_model: FacePredictor, fusion: FusionPredictor,
+                                                                    clips: dict[str, Path], tmp_path: Path) -> None:
+    whole = tmp_path / "whole.mkv"
+    media.write_video(whole, face_frames(3), FPS, audio=tone(3))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # headers survive, frames stop early
+    for predictor in (face_model, fusion):
+        with pytest.raises(InputError, match="truncated") as caught:
+            predictor.predict(cut, sample_frames=8)
+        assert caught.value.code == "undecodable"
+
+
+def test_segments_do_not_end_in_a_sliver() -> None:
+    from mmer.pipeline import segment_edges
+
+    assert segment_edges(3.064, 1.0) == [0.0, 1.0, 2.0, 3.064]
+    assert segment_edges(3.6, 1.0) == [0.0, 1.0, 2.0, 3.0, 3.6]
+    assert segment_edges(0.4, 1.0) == [0.0, 0.4]

@@ -1,0 +1,1 @@
+"""HTTP routes; each one is a few lines over :mod:`app.inference`."""

@@ -1,0 +1,58 @@
+"""Upload a video, get six emotion scores (overall and per second) back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+
+from app.deps import ServiceDep, SettingsDep, require_api_key
+from app.inference import ACCEPTED, DEFAULT_SAMPLE_FRAMES
+from app.schemas import ErrorResponse, Prediction
+
+router = APIRouter(prefix="/infer", tags=["inference"], dependencies=[Depends(require_api_key)])
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("`empty`: the uploaded file has no bytes."),
+    401: _error("`unauthorized`: missing or wrong X-API-Key (only when the service has a key)."),
+    413: _error("`too_large`: the upload is over the size limit (see GET / `limits`)."),
+    415: _error(f"`unsupported_media_type` / `not_video`: not a video ({ACCEPTED} are accepted)."),
+    422: _error("`invalid_request` (bad parameters, missing `file`), `undecodable`, `too_long`, `too_short`, "
+                "`frame_too_large`, `no_signal` (no face and no voice to score)."),
+    503: _error("`busy`: every slot is taken; retry after the `Retry-After` header's seconds."),
+}
+VideoFile = Annotated[UploadFile, File(description=f"The video ({ACCEPTED}); its name and type are ignored.")]
+
+
+def sample_frames_param(
+    settings: SettingsDep,
+    sample_frames: Annotated[int, Query(ge=1, description="Frames to analyse, spread evenly over the clip "
+                                        "(at most `limits.max_sample_frames` of GET /, 256 by default).")]
+    = DEFAULT_SAMPLE_FRAMES,
+) -> int:
+    # The upper bound is configurable at start-up, so it is checked here rather than baked into Query().
+    top = settings.max_sample_frames
+    if sample_frames > top:
+        raise RequestValidationError([{
+            "type": "less_than_equal", "loc": ("query", "sample_frames"),
+            "msg": f"Input should be less than or equal to {top}", "input": sample_frames, "ctx": {"le": top},
+        }])
+    return sample_frames
+
+
+@router.post("", response_model=Prediction, responses=ERRORS, summary="Emotion of a video, over time")
+async def infer(file: VideoFile, service: ServiceDep,
+                sample_frames: Annotated[int, Depends(sample_frames_param)]) -> dict[str, Any]:
+    return await service.predict_upload(file, sample_frames)
+
+
+@router.post("/predict", response_model=Prediction, responses=ERRORS,
+             summary=f"Emotion of a video (sample_frames={DEFAULT_SAMPLE_FRAMES})")
+async def predict(file: VideoFile, service: ServiceDep) -> dict[str, Any]:
+    return await service.predict_upload(file, DEFAULT_SAMPLE_FRAMES)

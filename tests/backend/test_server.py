@@ -1,0 +1,96 @@
+"""The app starts for real, the way the README and the container start it: uvicorn, and gunicorn with
+uvicorn workers, from back-end/, configured only through the environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.backend.conftest import upload
+
+pytestmark = pytest.mark.slow
+
+BACK_END = Path(__file__).resolve().parents[2] / "back-end"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(fer_cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMER_")}
+    return {**env, "MMER_CACHE_DIR": str(fer_cache), "MMER_MAX_UPLOAD_MB": "1"}
+
+
+def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}:\n{proc.communicate()[0]}")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no healthy answer from {base} within {timeout} s")
+
+
+@pytest.fixture(params=["uvicorn", "gunicorn"])
+def server(request: pytest.FixtureRequest, fer_cache: Path) -> Iterator[str]:
+    port = free_port()
+    if request.param == "uvicorn":
+        argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        argv = [sys.executable, "-m", "gunicorn", "app.main:app", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
+                "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"]
+    proc = subprocess.Popen(argv, cwd=BACK_END, env=server_env(fer_cache), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(proc, base)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_the_server_starts_and_answers(server: str, clips: dict[str, Path]) -> None:
+    assert httpx.get(f"{server}/ping").json() == {"message": "pong"}
+    info = httpx.get(f"{server}/").json()
+    assert info["model"]["kind"] == "default" and info["limits"]["max_upload_mb"] == 1
+    response = httpx.post(f"{server}/infer", params={"sample_frames": 8}, files=upload(clips["astronaut"]),
+                          timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["emotion"] == "HAP"
+
+
+def test_a_declared_huge_upload_is_refused_without_sending_it(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 10000000000\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer or b'"code"' not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b'"code":"too_large"' in answer
+    assert httpx.get(f"{server}/health").status_code == 200
