@@ -14,6 +14,7 @@ from skimage import data
 
 from mmer import media
 from mmer.checkpoint import save_checkpoint
+from mmer.faces.base import iou
 from mmer.features.audio_stats import LogMelStatsBackbone
 from mmer.features.fer import FerBackbone
 from mmer.model import FusionConfig, MultimodalEmotionModel
@@ -22,6 +23,7 @@ from mmer.pipeline import (
     FusionPredictor,
     InputError,
     Limits,
+    _FaceTracker,
     check_video,
     load_predictor,
     sniff_media,
@@ -249,3 +251,41 @@ def test_segments_do_not_end_in_a_sliver() -> None:
     assert segment_edges(3.064, 1.0) == [0.0, 1.0, 2.0, 3.064]
     assert segment_edges(3.6, 1.0) == [0.0, 1.0, 2.0, 3.0, 3.6]
     assert segment_edges(0.4, 1.0) == [0.0, 0.4]
+
+
+def test_the_tracker_looks_near_the_last_face_first_and_in_the_whole_frame_after_a_jump(
+        face_model: FacePredictor) -> None:
+    """Serving speed rests on this: a face that moved a little is found in a small region around its
+    last place; one that jumped away is found again by a full-frame search, not lost."""
+    side = 500  # the astronaut's face is about a quarter of the picture
+    face = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    blank = np.full((720, 1280, 3), 70, np.uint8)
+
+    def frame(x: int) -> np.ndarray:
+        canvas = blank.copy()
+        canvas[110:110 + side, x:x + side] = face
+        return canvas
+
+    calls = {"frame": 0, "near": 0}
+
+    def counted(kind: str, detect):
+        def run(image: np.ndarray):
+            calls[kind] += 1
+            return detect(image)
+        return run
+
+    tracker = _FaceTracker(counted("frame", face_model.face), counted("near", face_model.face_near))
+    first, moved, jumped = frame(40), frame(70), frame(740)
+    b0 = tracker.box(0.0, first)
+    assert calls == {"frame": 1, "near": 0}
+    assert tracker.box(0.1, moved) is b0, "a box is reused within REUSE_BOX_S"
+    b1 = tracker.box(0.5, moved)
+    assert calls == {"frame": 1, "near": 1}, "a small move is found in the region, without a full search"
+    b2 = tracker.box(1.0, jumped)
+    assert calls == {"frame": 2, "near": 2}, "a jump falls back to the whole frame"
+    for box, image in ((b0, first), (b1, moved), (b2, jumped)):
+        assert box is not None
+        assert iou(box, face_model.face(image)) > 0.6
+    assert b1.center[0] - b0.center[0] == pytest.approx(30, abs=12)
+    assert b2.center[0] > 740
+    assert tracker.box(1.5, blank) is None and tracker.last is None, "a lost face is not carried on"

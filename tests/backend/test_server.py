@@ -47,11 +47,13 @@ def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 90.0) 
     raise AssertionError(f"no healthy answer from {base} within {timeout} s")
 
 
-@pytest.fixture(params=["uvicorn", "gunicorn"])
+@pytest.fixture(params=["uvicorn", "gunicorn", "mmer serve"])
 def server(request: pytest.FixtureRequest, fer_cache: Path) -> Iterator[str]:
     port = free_port()
     if request.param == "uvicorn":
         argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    elif request.param == "mmer serve":
+        argv = [sys.executable, "-m", "mmer.cli", "serve", "--port", str(port)]
     else:
         argv = [sys.executable, "-m", "gunicorn", "app.main:app", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
                 "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"]
