@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mmer import __version__
+from mmer.labels import CLASSES
 
 log = logging.getLogger("mmer")
 
@@ -97,6 +98,26 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
                              actors=args.actors, seconds=args.seconds, fps=args.fps, seed=args.seed)
     print(f"{len(paths)} {args.dataset} clips in {args.output}")
     return EXIT_OK
+
+
+def cmd_sample_clip(args: argparse.Namespace) -> int:
+    from mmer.synthetic import write_sample_clip
+
+    write_sample_clip(args.output, emotion=args.emotion, seconds=args.seconds, size=args.size, fps=args.fps,
+                      audio=not args.silent, face=not args.no_face, seed=args.seed)
+    print(f"{args.output}: {args.seconds:g} s, {args.size[0]}×{args.size[1]}, "
+          f"{'no face' if args.no_face else args.emotion + ' face'}, {'silent' if args.silent else 'with sound'}")
+    return EXIT_OK
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError(f"width and height must be even and at least 16, got {text!r}")
+    return width, height
 
 
 def cmd_extract_video(args: argparse.Namespace) -> int:
@@ -271,6 +292,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 1:
@@ -344,6 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actors", type=_positive_int, default=4)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--fps", type=_positive_int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+
+    p = add("sample-clip", cmd_sample_clip, "write one short video to try the service or the page with")
+    p.add_argument("output", type=Path, help="file to write (.mp4, .mkv, .webm, …)")
+    p.add_argument("--emotion", choices=list(CLASSES), default="HAP", help="how the face and voice are styled")
+    p.add_argument("--seconds", type=_positive_float, default=3.0)
+    p.add_argument("--size", type=_frame_size, default=(640, 480), help="WIDTHxHEIGHT (default 640x480)")
+    p.add_argument("--fps", type=_positive_int, default=25)
+    p.add_argument("--silent", action="store_true", help="no sound track")
+    p.add_argument("--no-face", action="store_true", help="only the backdrop, no face")
     p.add_argument("--seed", type=int, default=0)
 
     for modality, func in (("video", cmd_extract_video), ("audio", cmd_extract_audio)):

@@ -130,6 +130,41 @@ def frames(style: Style, seconds: float, fps: int, size: tuple[int, int], backgr
         yield np.clip(canvas, 0, 255).astype(np.uint8)
 
 
+def write_sample_clip(
+    path: Path,
+    *,
+    emotion: str = "HAP",
+    seconds: float = 3.0,
+    size: tuple[int, int] = (640, 480),
+    fps: int = 25,
+    audio: bool = True,
+    face: bool = True,
+    seed: int = 0,
+) -> Path:
+    """One clip to try the service or page with: the face (or, with ``face=False``, only the backdrop)
+    styled as ``emotion``, with the voice-like sound unless ``audio=False``. The file appears only when complete."""
+    if emotion not in STYLES:
+        raise ValueError(f"unknown emotion {emotion!r}; expected one of {', '.join(CLASSES)}")
+    if seconds <= 0 or fps <= 0 or min(size) < 16:
+        raise ValueError("seconds and fps must be positive and the frame at least 16×16")
+    rng = np.random.default_rng(seed)
+    style = STYLES[emotion]
+    background = (90, 110, 130)
+    width, height = size
+    with VideoWriter(path, fps, width, height, audio_rate=SAMPLE_RATE if audio else None) as writer:
+        if face:
+            for image in frames(style, seconds, fps, size, background, rng):
+                writer.write(image)
+        else:
+            for _ in range(int(round(seconds * fps))):
+                canvas = np.empty((height, width, 3), np.float32)
+                canvas[:] = background
+                writer.write(np.clip(canvas + rng.normal(0, 2.0, canvas.shape), 0, 255).astype(np.uint8))
+        if audio:
+            writer.write_audio(voice(style, seconds, 1.0, rng))
+    return path
+
+
 def make_sample_data(
     out: Path,
     dataset: str,

@@ -208,3 +208,29 @@ def test_predict_prints_the_answer_or_one_line_of_error(fer_cache: Path, tmp_pat
     assert run("predict", tmp_path / "grey.mp4") == 2
     err = capsys.readouterr().err.strip()
     assert "no face" in err and len(err.splitlines()) == 1
+
+
+def test_sample_clip_command_writes_what_it_is_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmer.faces import get_detector
+
+    clip = tmp_path / "try.mp4"
+    assert run("sample-clip", clip, "--seconds", 1.5, "--size", "320x240") == 0
+    assert "with sound" in capsys.readouterr().out
+    info = media.probe(clip)
+    assert info.has_video and info.has_audio and (info.width, info.height) == (320, 240)
+    assert info.duration == pytest.approx(1.5, abs=0.1)
+    detector = get_detector("opencv")
+    assert detector.detect(media.sample_frames(clip, 1).frames[0])
+
+    blank = tmp_path / "blank.mkv"
+    assert run("sample-clip", blank, "--no-face", "--silent", "--seconds", 1) == 0
+    info = media.probe(blank)
+    assert info.has_video and not info.has_audio
+    assert not detector.detect(media.sample_frames(blank, 1).frames[0])
+
+
+def test_sample_clip_refuses_odd_sizes(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["sample-clip", str(tmp_path / "x.mp4"), "--size", "33x20"])
+    assert exc.value.code == 2
+    assert not (tmp_path / "x.mp4").exists()
