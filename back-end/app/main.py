@@ -15,7 +15,7 @@ from fastapi import FastAPI
 import mmer
 from app.errors import install_error_handlers
 from app.inference import InferenceService
-from app.middleware import SettingsCORSMiddleware, UploadLimitMiddleware
+from app.middleware import ForwardedPrefixMiddleware, SettingsCORSMiddleware, UploadLimitMiddleware
 from app.routers import infer, info
 from app.settings import Settings, get_settings
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last added runs first: CORS wraps the size check so that a browser can read its 413 too.
     app.add_middleware(UploadLimitMiddleware, limit=lambda: _settings_of(app).max_upload_bytes)
     app.add_middleware(SettingsCORSMiddleware, settings=lambda: _settings_of(app))
+    app.add_middleware(ForwardedPrefixMiddleware)
     app.include_router(info.router)
     app.include_router(infer.router)
     return app

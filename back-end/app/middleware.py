@@ -109,3 +109,23 @@ class SettingsCORSMiddleware:
                 expose_headers=["Retry-After"],
             )
         await self._cors(scope, receive, send)
+
+
+class ForwardedPrefixMiddleware:
+    """Honour ``X-Forwarded-Prefix`` from the reverse proxy that serves the API under ``/api``.
+
+    nginx (and the page's dev/preview server) strip the prefix before forwarding, so routing is
+    unchanged; the prefix becomes the ASGI ``root_path``, so the links the app writes for the
+    browser, above all /docs loading its ``openapi.json``, point back through the proxy.
+    Requests straight to the API carry no such header and are untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            prefix = Headers(scope=scope).get("x-forwarded-prefix", "").strip().rstrip("/")
+            if prefix.startswith("/") and "//" not in prefix and not scope.get("root_path"):
+                scope = {**scope, "root_path": prefix}
+        await self.app(scope, receive, send)

@@ -400,3 +400,14 @@ def test_audio_only_files_are_not_videos(client: TestClient, tmp_path: Path) -> 
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
     assert_error(client.post("/infer", files=upload(m4a)), 415, "not_video")
+
+
+def test_docs_behind_the_proxy_load_their_schema_through_it(client: TestClient) -> None:
+    """nginx serves the API under /api and says so in X-Forwarded-Prefix: /docs must fetch /api/openapi.json."""
+    behind = client.get("/docs", headers={"X-Forwarded-Prefix": "/api"})
+    assert behind.status_code == 200 and "'/api/openapi.json'" in behind.text
+    direct = client.get("/docs")
+    assert "'/openapi.json'" in direct.text and "/api/openapi.json" not in direct.text
+    assert client.get("/ping", headers={"X-Forwarded-Prefix": "/api"}).json() == {"message": "pong"}
+    for odd in ("api", "//evil.example", ""):
+        assert "'/openapi.json'" in client.get("/docs", headers={"X-Forwarded-Prefix": odd}).text
