@@ -1,0 +1,179 @@
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import App from "@/App";
+import { FakeXhr, prediction, SERVICE_INFO } from "@/test/fakeXhr";
+
+const clip = () => new File([new Uint8Array(4096)], "smile.mp4", { type: "video/mp4" });
+
+function serveInfo(ok = true) {
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async () => (ok ? new Response(JSON.stringify(SERVICE_INFO)) : Promise.reject(new TypeError("Failed to fetch")))),
+  );
+}
+
+async function chooseAndAnalyse(user: ReturnType<typeof userEvent.setup>, file = clip()) {
+  await user.upload(screen.getByLabelText("Choose a video file"), file);
+  expect(screen.getByTestId("preview")).toHaveAttribute("aria-label", `Preview of ${file.name}`);
+  await user.click(screen.getByRole("button", { name: "Analyse" }));
+  return FakeXhr.last();
+}
+
+beforeEach(() => {
+  FakeXhr.reset();
+  vi.stubGlobal("XMLHttpRequest", FakeXhr);
+  serveInfo();
+});
+afterEach(() => vi.unstubAllGlobals());
+
+describe("the upload flow", () => {
+  it("goes from a chosen file through upload progress and analysing to the result", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    expect(await screen.findByTestId("service-model")).toHaveTextContent("fer-mini-xception");
+    expect(screen.getByTestId("result-empty")).toBeInTheDocument();
+
+    const xhr = await chooseAndAnalyse(user);
+    expect(xhr.url).toBe("/api/infer?sample_frames=32");
+    act(() => xhr.progress(2048, 4096));
+    expect(screen.getByRole("status")).toHaveTextContent("Uploading… 50%");
+    act(() => xhr.uploaded());
+    expect(screen.getByRole("status")).toHaveTextContent("Analysing face and voice…");
+    expect(screen.getByRole("button", { name: "Cancel" })).toBeEnabled();
+
+    act(() => xhr.respond(200, prediction()));
+    expect(await screen.findByTestId("emotion")).toHaveTextContent("Happy");
+    expect(screen.getByTestId("confidence")).toHaveTextContent("82%");
+    expect(screen.getByTestId("modality-video")).toHaveTextContent("Face: used");
+    expect(screen.getByTestId("modality-audio")).toHaveTextContent("Voice: not used");
+    expect(screen.getByTestId("model-name")).toHaveTextContent("fer-mini-xception");
+    const scores = within(screen.getByRole("list", { name: "Scores for each emotion" }));
+    expect(scores.getAllByRole("listitem")).toHaveLength(6);
+    expect(screen.getByTestId("timeline")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: /Analyse again/ })).toBeEnabled();
+  });
+
+  it("sends the chosen number of frames", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    await user.upload(screen.getByLabelText("Choose a video file"), clip());
+    const frames = screen.getByRole("spinbutton", { name: "Frames to analyse" });
+    await user.clear(frames);
+    await user.type(frames, "64");
+    await user.click(screen.getByRole("button", { name: "Analyse" }));
+    expect(FakeXhr.last().url).toBe("/api/infer?sample_frames=64");
+  });
+
+  it("clicking the timeline seeks the video", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const xhr = await chooseAndAnalyse(user);
+    act(() => xhr.respond(200, prediction()));
+    const timeline = await screen.findByTestId("timeline");
+    timeline.getBoundingClientRect = () => ({ left: 0, width: 300, top: 0, height: 100, right: 300, bottom: 100, x: 0, y: 0, toJSON: () => ({}) });
+    const video = screen.getByTestId("preview") as HTMLVideoElement;
+    video.play = vi.fn(async () => undefined);
+    await user.pointer({ keys: "[MouseLeft]", target: timeline, coords: { clientX: 200 } });
+    expect(video.currentTime).toBeCloseTo(2);
+  });
+
+  it("can be cancelled, and the page stays usable", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const xhr = await chooseAndAnalyse(user);
+    await user.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(xhr.aborted).toBe(true);
+    expect(screen.getByText("Analysis cancelled.")).toBeInTheDocument();
+    await user.click(screen.getByRole("button", { name: "Analyse" }));
+    act(() => FakeXhr.last().respond(200, prediction()));
+    expect(await screen.findByTestId("emotion")).toHaveTextContent("Happy");
+  });
+});
+
+describe("errors", () => {
+  it.each([
+    [415, { detail: "The upload is not a video file this service can read.", code: "unsupported_media_type" }, {}, /not a video the service can read/],
+    [422, { detail: "no face was found", code: "no_signal" }, {}, /No face or voice could be found/],
+    [422, { detail: "truncated", code: "undecodable" }, {}, /could not be decoded/],
+    [413, "<html>413 Request Entity Too Large</html>", {}, /too large to upload/],
+    [503, { detail: "busy", code: "busy" }, { "Retry-After": "5" }, /busy with other videos/],
+  ])("a %i is told as a sentence, and another file can be chosen", async (status, body, headers, message) => {
+    const user = userEvent.setup();
+    render(<App />);
+    const xhr = await chooseAndAnalyse(user);
+    act(() => xhr.respond(status, body, headers));
+    const alert = await screen.findByTestId("error");
+    expect(alert).toHaveTextContent(message);
+    await user.click(screen.getByRole("button", { name: "Choose another video" }));
+    expect(screen.queryByTestId("error")).toBeNull();
+    expect(screen.getByLabelText("Choose a video file")).toBeInTheDocument();
+  });
+
+  it("a 503 offers to try again and says when", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const xhr = await chooseAndAnalyse(user);
+    act(() => xhr.respond(503, { detail: "busy", code: "busy" }, { "Retry-After": "5" }));
+    expect(await screen.findByTestId("error")).toHaveTextContent("Try again in 5 seconds.");
+    await user.click(screen.getByRole("button", { name: "Try again" }));
+    act(() => FakeXhr.last().respond(200, prediction()));
+    expect(await screen.findByTestId("emotion")).toHaveTextContent("Happy");
+  });
+
+  it("the network being down is said, not a blank page", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const xhr = await chooseAndAnalyse(user);
+    act(() => xhr.fail());
+    expect(await screen.findByTestId("error")).toHaveTextContent("The analysis service cannot be reached.");
+    expect(screen.getByRole("button", { name: "Try again" })).toBeEnabled();
+  });
+
+  it("a file over the service's limit is refused before it is uploaded", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    await screen.findByTestId("service-model"); // limits known: 1 MB
+    await user.upload(screen.getByLabelText("Choose a video file"), new File([new Uint8Array(2 * 1024 * 1024)], "big.mp4", { type: "video/mp4" }));
+    expect(screen.getByTestId("error")).toHaveTextContent("too large to upload");
+    expect(screen.getByTestId("error")).toHaveTextContent("up to 1 MB");
+    expect(screen.getByRole("button", { name: "Analyse" })).toBeDisabled();
+    expect(FakeXhr.requests).toHaveLength(0);
+  });
+
+  it("an unreachable service is shown on load, with a retry", async () => {
+    serveInfo(false);
+    const user = userEvent.setup();
+    render(<App />);
+    const banner = await screen.findByTestId("service-error");
+    expect(banner).toHaveTextContent("cannot be reached");
+    serveInfo(true);
+    await user.click(within(banner).getByRole("button", { name: "Try again" }));
+    await waitFor(() => expect(screen.queryByTestId("service-error")).toBeNull());
+    expect(screen.getByTestId("service-model")).toBeInTheDocument();
+  });
+});
+
+describe("the page", () => {
+  it("switches between light and dark and remembers the choice", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const toggle = screen.getByRole("button", { name: "Switch to dark theme" });
+    await user.click(toggle);
+    expect(document.documentElement).toHaveClass("dark");
+    expect(localStorage.getItem("mmer-theme")).toBe("dark");
+    await user.click(screen.getByRole("button", { name: "Switch to light theme" }));
+    expect(document.documentElement).not.toHaveClass("dark");
+  });
+
+  it("accepts a dropped file", async () => {
+    render(<App />);
+    const dropzone = screen.getByTestId("dropzone");
+    const file = clip();
+    act(() => {
+      dropzone.dispatchEvent(Object.assign(new Event("drop", { bubbles: true }), { dataTransfer: { files: [file] } }));
+    });
+    expect(await screen.findByTestId("preview")).toHaveAttribute("aria-label", "Preview of smile.mp4");
+  });
+});

@@ -1,0 +1,97 @@
+/** Every way a call can fail, told as a sentence and what to do about it. */
+import { ApiError } from "./client";
+
+export interface ErrorStory {
+  title: string;
+  /** What to do next. */
+  action: string;
+  /** The server's own words, when it sent any. */
+  detail?: string;
+  /** Whether trying the same thing again can work. */
+  retry: boolean;
+}
+
+export function describeError(error: unknown, limits?: { max_upload_mb?: number }): ErrorStory {
+  if (!(error instanceof ApiError)) {
+    return {
+      title: "Something went wrong in the page.",
+      action: "Reload the page and try again.",
+      detail: error instanceof Error ? error.message : undefined,
+      retry: true,
+    };
+  }
+  const detail = error.status === 0 ? undefined : error.message;
+  switch (error.code) {
+    case "network":
+      return {
+        title: "The analysis service cannot be reached.",
+        action: "Check that the back-end is running (make run starts it) and that you are online, then try again.",
+        retry: true,
+      };
+    case "too_large":
+      return {
+        title: "This file is too large to upload.",
+        action: `Send a shorter or more compressed clip${limits?.max_upload_mb ? ` (up to ${limits.max_upload_mb} MB)` : ""}.`,
+        detail,
+        retry: false,
+      };
+    case "unsupported_media_type":
+    case "not_video":
+      return {
+        title: "That file is not a video the service can read.",
+        action: "Choose a video file: MP4, MOV, WebM, MKV or AVI.",
+        detail,
+        retry: false,
+      };
+    case "empty":
+      return { title: "The file is empty.", action: "Choose another file.", detail, retry: false };
+    case "undecodable":
+      return {
+        title: "The video could not be decoded.",
+        action: "It may be damaged or cut short: export it again or try another file.",
+        detail,
+        retry: false,
+      };
+    case "too_long":
+      return { title: "The video is too long.", action: "Trim it and send a shorter part.", detail, retry: false };
+    case "too_short":
+      return { title: "The video is too short.", action: "Send a clip of at least a second.", detail, retry: false };
+    case "frame_too_large":
+      return {
+        title: "The video's picture is too large.",
+        action: "Export it at 4K or lower (1080p is plenty) and try again.",
+        detail,
+        retry: false,
+      };
+    case "no_signal":
+      return {
+        title: "No face or voice could be found in this clip.",
+        action: "Use a clip where one face is clearly visible, well lit and facing the camera.",
+        detail,
+        retry: false,
+      };
+    case "invalid_request":
+      return { title: "The request was not accepted.", action: "Check the settings and try again.", detail, retry: true };
+    case "unauthorized":
+      return {
+        title: "The service needs an API key.",
+        action: "Ask its operator for access; this page does not send a key by default.",
+        detail,
+        retry: false,
+      };
+    case "busy":
+      return {
+        title: "The service is busy with other videos.",
+        action: error.retryAfterS ? `Try again in ${error.retryAfterS} seconds.` : "Try again in a few seconds.",
+        detail,
+        retry: true,
+      };
+    default:
+      return {
+        title: error.status >= 500 ? "The service had a problem with this request." : "The request failed.",
+        action: "Try again; if it keeps happening, tell the service's operator.",
+        detail,
+        retry: true,
+      };
+  }
+}
