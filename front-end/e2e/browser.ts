@@ -1,5 +1,6 @@
 /** Debian's Chromium driven by playwright-core: no browser download, nothing reached outside localhost. */
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
@@ -35,4 +36,24 @@ export async function openPage(browser: Browser, baseUrl: string, options: Brows
   page.on("pageerror", (error) => errors.push(String(error)));
   await page.goto(baseUrl);
   return { page, errors };
+}
+
+export interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/** axe-core's accessibility audit of what is on the page now: the serious and critical findings. */
+export async function accessibilityProblems(page: Page): Promise<Violation[]> {
+  const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) }));
+  });
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
-import { launch, openPage } from "./browser";
+import { accessibilityProblems, launch, openPage } from "./browser";
 
 const baseUrl = inject("baseUrl");
 const fixtures = inject("fixtures");
@@ -60,6 +60,7 @@ describe("the page, served with the real back-end", () => {
 
     await page.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.6);
     await expect.poll(() => videoTime(page)).toBeGreaterThan(2.0);
+    expect(await accessibilityProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
   });
@@ -72,6 +73,7 @@ describe("the page, served with the real back-end", () => {
     expect(await error.textContent()).toContain("That file is not a video the service can read.");
     expect(await error.textContent()).toContain("Choose a video file");
     await shot(page, "desktop-not-a-video");
+    expect(await accessibilityProblems(page)).toEqual([]);
 
     await page.getByRole("button", { name: "Choose another video" }).click();
     await analyse(page, "face.mp4");
@@ -89,6 +91,7 @@ describe("the page, served with the real back-end", () => {
       hasTouch: true,
     });
     await shot(page, "phone-empty");
+    expect(await accessibilityProblems(page)).toEqual([]);
     await analyse(page, "face.mp4");
     await page.getByTestId("result").waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("emotion").textContent()).toBe("Happy");
@@ -189,6 +192,7 @@ describe("the page, served with the real back-end", () => {
     await page.keyboard.press("Enter");
     await expect.poll(() => videoTime(page)).toBeGreaterThanOrEqual(2);
     await shot(page, "desktop-dark-result");
+    expect(await accessibilityProblems(page)).toEqual([]);
 
     await page.getByRole("button", { name: "Switch to light theme" }).click();
     expect(await page.evaluate(() => document.documentElement.classList.contains("dark"))).toBe(false);

@@ -47,7 +47,16 @@ export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
         {over ? <FileVideo className="size-6" /> : <Upload className="size-6" />}
       </div>
       <div className="space-y-1">
-        <p className="font-medium">{over ? "Drop to use this video" : "Drag a video here"}</p>
+        <p className="font-medium">
+          {over ? (
+            "Drop to use this video"
+          ) : (
+            <>
+              <span className="pointer-coarse:hidden">Drag a video here</span>
+              <span className="hidden pointer-coarse:inline">Pick a video from this device</span>
+            </>
+          )}
+        </p>
         <p id={hintId} className="text-sm text-muted-foreground">
           MP4, MOV, WebM, MKV or AVI{maxUploadMb ? `, up to ${maxUploadMb} MB` : ""}. A few seconds of one face works best.
         </p>

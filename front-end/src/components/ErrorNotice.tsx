@@ -19,7 +19,7 @@ export function ErrorNotice({ error, maxUploadMb, onRetry }: ErrorNoticeProps) {
       <AlertTitle className="line-clamp-none">{story.title}</AlertTitle>
       <AlertDescription>
         <p>{story.action}</p>
-        {story.detail && <p className="text-xs opacity-80">Server: {story.detail}</p>}
+        {story.detail && <p className="text-xs text-muted-foreground">Server: {story.detail}</p>}
         {story.retry && onRetry && (
           <Button type="button" size="sm" variant="outline" className="mt-2" onClick={onRetry}>
             <RotateCcw /> Try again

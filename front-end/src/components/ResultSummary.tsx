@@ -22,8 +22,9 @@ export function ResultSummary({ result, elapsedMs }: { result: Prediction; elaps
       <div className="flex items-end justify-between gap-4">
         <div>
           <p className="text-sm text-muted-foreground">Most likely</p>
-          <p className="text-4xl font-bold tracking-tight" style={{ color: emotionColor(result.emotion) }} data-testid="emotion">
-            {result.label}
+          <p className="flex items-center gap-2.5 text-4xl font-bold tracking-tight">
+            <span className="size-5 shrink-0 rounded-full" style={{ background: emotionColor(result.emotion) }} aria-hidden="true" />
+            <span data-testid="emotion">{result.label}</span>
           </p>
         </div>
         <div className="text-right">
