@@ -10,7 +10,7 @@ NPM := npm --prefix $(FE) --no-audit --no-fund
 export YOLO_OFFLINE ?= 1
 
 .PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
-	test-e2e lint run demo clean
+	test-e2e lint lint-deploy run demo clean
 
 setup: setup-python setup-front-end
 
@@ -26,7 +26,7 @@ $(FE_STAMP): $(FE)/package.json $(FE)/package-lock.json
 	$(NPM) ci
 	touch $@
 
-## Debian's Chromium and nginx for the browser tests (apt-get as root; otherwise says what to install).
+## Debian's Chromium, nginx and docker-compose for the tests (apt-get as root; otherwise says what to install).
 setup-system:
 	./scripts/setup-system.sh
 
@@ -43,13 +43,18 @@ api-types: setup
 	cd back-end && ../$(PY) -m app.openapi ../$(FE)/openapi.json
 	$(NPM) run typecheck
 
-## Every test: lint, the Python suite (slow tests included), the page's unit tests, then the browser tests.
-test: setup weights lint test-python test-front-end test-e2e
+## Every test: lint (code and deployment files), the Python suite (slow tests included), the page's unit
+## tests, then the browser tests through nginx.
+test: setup weights lint lint-deploy test-python test-front-end test-e2e
 
 lint: setup
 	$(VENV)/bin/ruff check mmer tests preprocessing training back-end benchmarks $(FE)/e2e
 	$(NPM) run lint
 	$(NPM) run typecheck
+
+## Dockerfiles (hadolint), compose files (docker compose config) and start.sh; no Docker engine needed.
+lint-deploy: setup-python setup-system
+	VENV=$(VENV) ./scripts/check-deploy.sh
 
 test-python: setup-python
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
@@ -57,7 +62,8 @@ test-python: setup-python
 test-front-end: setup-front-end
 	$(NPM) test
 
-## The page in Debian's Chromium, against the real back-end with the default model (screenshots: front-end/e2e/artifacts/).
+## The page in Debian's Chromium through nginx (nginx.conf, front-end/nginx.conf) against the real back-end
+## with the default model (screenshots: front-end/e2e/artifacts/).
 test-e2e: setup weights setup-system build
 	MMER_PYTHON=$(abspath $(PY)) $(NPM) run test:e2e
 

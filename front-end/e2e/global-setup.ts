@@ -1,6 +1,7 @@
 /**
  * Once per browser-test run: make the fixture clips, start the real back-end with the embedded
- * default model, and serve the built page (dist/) in front of it with /api forwarded, as in production.
+ * default model, and put the built page (dist/) and the API behind the repository's nginx.conf, as in
+ * production (MMER_E2E_FRONT=preview uses `vite preview` instead, where nginx is not installed).
  *
  * MMER_PYTHON picks the interpreter (default: the repository's .venv); the page must be built first
  * (`npm run build`; `make test` does it).
@@ -12,18 +13,23 @@ import path from "node:path";
 
 import type { TestProject } from "vitest/node";
 
+import { startNginx } from "./nginx";
 import { freePort, start, stop, waitForHttp, type Running } from "./servers";
 
 declare module "vitest" {
   export interface ProvidedContext {
     baseUrl: string;
     apiUrl: string;
+    front: string;
+    maxUploadMb: number;
     fixtures: string;
     artifacts: string;
   }
 }
 
 const here = import.meta.dirname;
+/** Small, so that the proxy's and the API's size limits can be tested with small files. */
+const MAX_UPLOAD_MB = 2;
 const frontEnd = path.resolve(here, "..");
 const repo = path.resolve(frontEnd, "..");
 
@@ -45,23 +51,45 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const api = start("back-end", python, ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", String(apiPort)], {
       cwd: path.join(repo, "back-end"),
-      env: { ...process.env, MMER_MODEL: "", MMER_TMP_DIR: work },
+      env: { ...process.env, MMER_MODEL: "", MMER_TMP_DIR: work, MMER_MAX_UPLOAD_MB: String(MAX_UPLOAD_MB) },
     });
     servers.push(api);
     await waitForHttp(`${apiUrl}/health`, api);
 
-    const pagePort = await freePort();
-    const vite = path.join(frontEnd, "node_modules", "vite", "bin", "vite.js");
-    const page = start("page", process.execPath, [vite, "preview", "--host", "127.0.0.1", "--port", String(pagePort), "--strictPort"], {
-      cwd: frontEnd,
-      env: { ...process.env, MMER_API_URL: apiUrl },
-    });
-    servers.push(page);
-    const baseUrl = `http://127.0.0.1:${pagePort}`;
-    await waitForHttp(`${baseUrl}/api/health`, page);
+    const front = process.env.MMER_E2E_FRONT ?? "nginx";
+    let baseUrl: string;
+    if (front === "nginx") {
+      const [pagePort, proxyPort] = [await freePort(), await freePort()];
+      const proxy = startNginx({
+        repo,
+        work,
+        apiUpstream: `127.0.0.1:${apiPort}`,
+        pageRoot: path.join(frontEnd, "dist"),
+        pagePort,
+        proxyPort,
+        maxUploadMb: MAX_UPLOAD_MB,
+      });
+      servers.push(proxy);
+      baseUrl = `http://127.0.0.1:${proxyPort}`;
+      await waitForHttp(`${baseUrl}/api/health`, proxy);
+    } else if (front === "preview") {
+      const pagePort = await freePort();
+      const vite = path.join(frontEnd, "node_modules", "vite", "bin", "vite.js");
+      const page = start("page", process.execPath, [vite, "preview", "--host", "127.0.0.1", "--port", String(pagePort), "--strictPort"], {
+        cwd: frontEnd,
+        env: { ...process.env, MMER_API_URL: apiUrl },
+      });
+      servers.push(page);
+      baseUrl = `http://127.0.0.1:${pagePort}`;
+      await waitForHttp(`${baseUrl}/api/health`, page);
+    } else {
+      throw new Error(`MMER_E2E_FRONT must be nginx or preview, not ${front}`);
+    }
 
     project.provide("baseUrl", baseUrl);
     project.provide("apiUrl", apiUrl);
+    project.provide("front", front);
+    project.provide("maxUploadMb", MAX_UPLOAD_MB);
     project.provide("fixtures", work);
     project.provide("artifacts", artifacts);
   } catch (error) {

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 async function analyse(page: Page, file: string): Promise<void> {
   await page.setInputFiles("input[type=file]", clip(file));
-  await page.getByTestId("preview").waitFor();
+  await page.getByTestId("preview").waitFor({ state: "attached" }); // hidden when the browser cannot play it
   await page.getByRole("button", { name: "Analyse", exact: true }).click();
 }
 

@@ -47,17 +47,22 @@ def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 90.0) 
     raise AssertionError(f"no healthy answer from {base} within {timeout} s")
 
 
-@pytest.fixture(params=["uvicorn", "gunicorn", "mmer serve"])
+@pytest.fixture(params=["uvicorn", "gunicorn", "mmer serve", "start.sh", "start.sh --reload"])
 def server(request: pytest.FixtureRequest, fer_cache: Path) -> Iterator[str]:
     port = free_port()
-    if request.param == "uvicorn":
+    env = server_env(fer_cache)
+    if request.param.startswith("start.sh"):
+        # The container's entry point: gunicorn + uvicorn workers, or uvicorn --reload for development.
+        argv = ["./start.sh", *request.param.split()[1:]]
+        env |= {"PORT": str(port), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    elif request.param == "uvicorn":
         argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     elif request.param == "mmer serve":
         argv = [sys.executable, "-m", "mmer.cli", "serve", "--port", str(port)]
     else:
         argv = [sys.executable, "-m", "gunicorn", "app.main:app", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
                 "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"]
-    proc = subprocess.Popen(argv, cwd=BACK_END, env=server_env(fer_cache), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, cwd=BACK_END, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -96,3 +101,9 @@ def test_a_declared_huge_upload_is_refused_without_sending_it(server: str) -> No
     assert answer.startswith(b"HTTP/1.1 413")
     assert b'"code":"too_large"' in answer
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_start_sh_refuses_unknown_options() -> None:
+    done = subprocess.run(["./start.sh", "--relaod"], cwd=BACK_END, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "usage:" in done.stderr
