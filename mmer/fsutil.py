@@ -18,12 +18,27 @@ from typing import Any
 PARTIAL_MARK = ".partial-"
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only be read by setting it,
+    which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; rename it onto ``dest`` only if the block succeeds.
 
     The temp name keeps ``dest``'s suffix so that writers which pick a format from the
-    extension (FFmpeg muxers, numpy) still work.
+    extension (FFmpeg muxers, numpy) still work. The finished file gets the permissions a plain
+    ``open()`` would have given it (the temp file is private while it is written): weights
+    converted by root at image build time must stay readable by the service's own user.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +47,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
