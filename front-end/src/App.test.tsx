@@ -49,6 +49,9 @@ describe("the upload flow", () => {
     expect(screen.getByTestId("modality-video")).toHaveTextContent("Face: used");
     expect(screen.getByTestId("modality-audio")).toHaveTextContent("Voice: not used");
     expect(screen.getByTestId("model-name")).toHaveTextContent("fer-mini-xception");
+    expect(screen.getByTestId("clip-duration")).toHaveTextContent("3.0 s");
+    expect(screen.getByText("Server total").nextSibling).toHaveTextContent("260 ms");
+    expect(screen.getByText("With upload")).toBeInTheDocument();
     const scores = within(screen.getByRole("list", { name: "Scores for each emotion" }));
     expect(scores.getAllByRole("listitem")).toHaveLength(6);
     expect(screen.getByTestId("timeline")).toBeInTheDocument();

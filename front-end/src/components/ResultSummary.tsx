@@ -13,10 +13,24 @@ function modalityState(result: Prediction, modality: string): "used" | "missing"
   return "unused";
 }
 
+/** [term, value, test id] rows of the timings list. */
+function timings(result: Prediction, elapsedMs?: number): Array<[string, string, string?]> {
+  const t = result.timing_ms;
+  const rows: Array<[string, string, string?]> = [
+    ["Clip", seconds(result.duration_s), "clip-duration"],
+    ["Frames", String(result.frames_analysed)],
+    ["Decoding", milliseconds(t.decode)],
+    ["Faces", milliseconds(t.faces)],
+    ["Model", milliseconds(t.model)],
+    ["Server total", milliseconds(t.total)],
+  ];
+  if (elapsedMs !== undefined) rows.push(["With upload", milliseconds(elapsedMs)]);
+  return rows;
+}
+
 /** The answer: emotion and confidence, what was read (face, voice), which model, how long it took. */
 export function ResultSummary({ result, elapsedMs }: { result: Prediction; elapsedMs?: number }) {
   const isDefault = result.model.kind === "default";
-  const timing = result.timing_ms;
   return (
     <div className="space-y-5" data-testid="result">
       <div className="flex items-end justify-between gap-4">
@@ -85,38 +99,14 @@ export function ResultSummary({ result, elapsedMs }: { result: Prediction; elaps
           <Clock className="size-4" aria-hidden="true" /> Timings
         </h3>
         <dl className="grid grid-cols-2 gap-x-6 gap-y-1 text-muted-foreground">
-          <div className="flex justify-between gap-2">
-            <dt>Clip</dt>
-            <dd className="tabular-nums" data-testid="clip-duration">
-              {seconds(result.duration_s)}
-            </dd>
-          </div>
-          <div className="flex justify-between gap-2">
-            <dt>Frames</dt>
-            <dd className="tabular-nums">{result.frames_analysed}</dd>
-          </div>
-          <div className="flex justify-between gap-2">
-            <dt>Decoding</dt>
-            <dd className="tabular-nums">{milliseconds(timing.decode)}</dd>
-          </div>
-          <div className="flex justify-between gap-2">
-            <dt>Faces</dt>
-            <dd className="tabular-nums">{milliseconds(timing.faces)}</dd>
-          </div>
-          <div className="flex justify-between gap-2">
-            <dt>Model</dt>
-            <dd className="tabular-nums">{milliseconds(timing.model)}</dd>
-          </div>
-          <div className="flex justify-between gap-2">
-            <dt>Server total</dt>
-            <dd className="tabular-nums">{milliseconds(timing.total)}</dd>
-          </div>
-          {elapsedMs !== undefined && (
-            <div className="flex justify-between gap-2">
-              <dt>With upload</dt>
-              <dd className="tabular-nums">{milliseconds(elapsedMs)}</dd>
+          {timings(result, elapsedMs).map(([term, value, testId]) => (
+            <div key={term} className="flex justify-between gap-2">
+              <dt>{term}</dt>
+              <dd className="tabular-nums" data-testid={testId}>
+                {value}
+              </dd>
             </div>
-          )}
+          ))}
         </dl>
       </section>
     </div>
