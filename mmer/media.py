@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -316,11 +318,15 @@ def iter_audio_segments(path: PathLike, edges: Sequence[float],
     """The first audio stream, mono float32 at ``sample_rate``, cut at ``edges`` (sorted seconds):
     yields the samples of ``[edges[0], edges[1])``, ``[edges[1], edges[2])``, … as decoding reaches
     them, so only one segment is held at a time. Segments past the end of the audio come out short
-    or empty. Raises :class:`NoAudioStream` for a silent video, as :func:`decode_audio` does.
+    or empty; a last edge of ``math.inf`` runs the last segment to the end of the stream, whatever
+    its length (an audio track often outlasts the video by an encoder frame or two). Raises
+    :class:`NoAudioStream` for a silent video, as :func:`decode_audio` does.
     """
     if len(edges) < 2 or any(b < a for a, b in zip(edges, edges[1:], strict=False)):
         raise ValueError("edges must be at least two sorted times")
-    bounds = [max(0, round(e * sample_rate)) for e in edges]
+    if any(not math.isfinite(e) for e in edges[:-1]):
+        raise ValueError("only the last edge may be infinite")
+    bounds = [max(0, round(e * sample_rate)) if math.isfinite(e) else sys.maxsize for e in edges]
     with _open(path) as container:
         if not container.streams.audio:
             raise NoAudioStream(f"{Path(path).name}: no audio stream")

@@ -136,6 +136,20 @@ def test_audio_segments_cut_the_decoded_track_at_the_edges(index_clip: Path) -> 
     np.testing.assert_array_equal(np.concatenate(parts), whole)  # same samples as decoding at once
 
 
+def test_an_open_last_edge_runs_to_the_end_of_the_track(index_clip: Path) -> None:
+    """The service cuts windows at the video's length, but training used the whole audio track (AAC
+    pads it past the 4 s): an infinite last edge gives exactly what decoding the track at once gives."""
+    whole = media.decode_audio(index_clip)
+    assert whole.size > 64_000  # the track outlasts the 4 s of video
+    parts = list(media.iter_audio_segments(index_clip, [0.0, 2.5, math.inf]))
+    assert [p.size for p in parts] == [40_000, whole.size - 40_000]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    (one,) = media.iter_audio_segments(index_clip, [0.0, math.inf])
+    np.testing.assert_array_equal(one, whole)
+    with pytest.raises(ValueError, match="only the last edge"):
+        list(media.iter_audio_segments(index_clip, [0.0, math.inf, math.inf]))
+
+
 def test_audio_segments_of_a_silent_video_and_bad_edges(tmp_path: Path, index_clip: Path) -> None:
     path = tmp_path / "silent.mp4"
     media.write_video(path, index_frames(10), 10)

@@ -24,6 +24,9 @@ from mmer.pipeline import (
     InputError,
     Limits,
     _FaceTracker,
+    _keep_on_screen,
+    _Peekable,
+    _until,
     check_video,
     load_predictor,
     sniff_media,
@@ -289,3 +292,22 @@ def test_the_tracker_looks_near_the_last_face_first_and_in_the_whole_frame_after
     assert b1.center[0] - b0.center[0] == pytest.approx(30, abs=12)
     assert b2.center[0] > 740
     assert tracker.box(1.5, blank) is None and tracker.last is None, "a lost face is not carried on"
+
+
+def test_frames_kept_while_boxing_are_the_ones_sampling_would_pick(index_clip: Path) -> None:
+    """A checkpoint's window is decoded whole (to box faces as `mmer faces` did) and the sampled
+    frames are kept on the way: they must be exactly those `iter_frames_at` picks for training."""
+    duration = media.probe(index_clip).duration
+    targets = media.sample_times(duration, 7)
+    frames = _Peekable(media.iter_frames(index_clip))
+    head: list[media.Frame | None] = [None] * 3
+    first = list(_keep_on_screen(_until(frames, 2.0), targets[:3], head))
+    assert first and all(f.time < 2.0 for f in first) and frames.peek().time >= 2.0
+    rest_picked: list[media.Frame | None] = [None] * (len(targets) - 3)
+    list(_keep_on_screen(_until(frames, None), targets[3:], rest_picked))
+    assert frames.peek() is None
+    expected = [(t, image) for _, t, image in media.iter_frames_at(index_clip, targets)]
+    kept = head + rest_picked
+    assert [f.time for f in kept] == [t for t, _ in expected]
+    for frame, (_, image) in zip(kept, expected, strict=True):
+        np.testing.assert_array_equal(frame.image, image)

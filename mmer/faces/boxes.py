@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,30 +25,44 @@ log = logging.getLogger(__name__)
 _TOP_KEYS = {"clip_id": str, "width": int, "height": int, "fps": (int, float), "detector": str, "frames": list}
 
 
-def detect_clip(
-    video_path: media.PathLike,
+@dataclass
+class FrameBoxes:
+    """The main face over a run of frames: each frame's index, time and box (None: no face)."""
+
+    indices: list[int]
+    times: list[float]
+    size: tuple[int, int] | None  # (width, height) of the frames
+    boxes: list[Detection | None]
+    interpolated: list[bool]
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The ``frames`` list of a box file."""
+        return [_frame_entry(*entry) for entry in zip(self.indices, self.times, self.boxes, self.interpolated,
+                                                      strict=True)]
+
+
+def detect_frames(
+    frames: Iterable[media.Frame],
     detector: FaceDetector,
     *,
-    clip_id: str,
     every: int = 1,
     max_gap: int = DEFAULT_MAX_GAP,
     smooth_window: int = DEFAULT_SMOOTH_WINDOW,
-) -> dict[str, Any]:
-    """The main face's box in every decoded frame of a clip, as the box-file dict.
+) -> FrameBoxes:
+    """Detect, track and smooth the main face over ``frames`` (consumed one at a time).
 
-    The detector runs on every ``every``-th frame and on the last one (so the end of the clip
-    is bracketed); frames in between are interpolated. Frames stream through one at a time.
-    Raises :class:`mmer.media.MediaError` for an unreadable video.
+    The detector runs on every ``every``-th frame and on the last one (so the end is bracketed);
+    frames in between are interpolated. This is how `mmer faces` boxes a training clip, and how
+    the service boxes a window of an uploaded video, so that both crop the same faces.
     """
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    fps = media.video_fps(video_path)
     indices: list[int] = []
     times: list[float] = []
     candidates: list[list[Detection] | None] = []
     size: tuple[int, int] | None = None
     pending: media.Frame | None = None  # the latest frame not examined, in case it is the last
-    for position, frame in enumerate(media.iter_frames(video_path)):
+    for position, frame in enumerate(frames):
         size = size or (frame.image.shape[1], frame.image.shape[0])
         indices.append(frame.index)
         times.append(frame.time)
@@ -56,22 +72,41 @@ def detect_clip(
         else:
             candidates.append(None)
             pending = frame
-    if size is None:
-        raise media.MediaError(f"{Path(video_path).name}: video stream has no decodable frames")
     if pending is not None:
         candidates[-1] = detector.detect(pending.image)
     track = track_main_face(candidates, max_gap=max_gap, smooth_window=smooth_window)
-    found = sum(b is not None for b in track.boxes)
-    log.debug("%s: main face in %d of %d frames", clip_id, found, len(times))
+    return FrameBoxes(indices, times, size, track.boxes, track.interpolated)
+
+
+def detect_clip(
+    video_path: media.PathLike,
+    detector: FaceDetector,
+    *,
+    clip_id: str,
+    every: int = 1,
+    max_gap: int = DEFAULT_MAX_GAP,
+    smooth_window: int = DEFAULT_SMOOTH_WINDOW,
+) -> dict[str, Any]:
+    """The main face's box in every decoded frame of a clip, as the box-file dict (see
+    :func:`detect_frames`). Frames stream through one at a time.
+    Raises :class:`mmer.media.MediaError` for an unreadable video.
+    """
+    if every < 1:
+        raise ValueError(f"every must be at least 1, got {every}")
+    fps = media.video_fps(video_path)
+    found = detect_frames(media.iter_frames(video_path), detector, every=every, max_gap=max_gap,
+                          smooth_window=smooth_window)
+    if found.size is None:
+        raise media.MediaError(f"{Path(video_path).name}: video stream has no decodable frames")
+    log.debug("%s: main face in %d of %d frames", clip_id, sum(b is not None for b in found.boxes), len(found.times))
     return {
         "clip_id": clip_id,
-        "width": size[0],
-        "height": size[1],
+        "width": found.size[0],
+        "height": found.size[1],
         "fps": float(fps),
         "detector": detector.name,
         "every": every,
-        "frames": [_frame_entry(*entry)
-                   for entry in zip(indices, times, track.boxes, track.interpolated, strict=True)],
+        "frames": found.entries(),
     }
 
 

@@ -95,7 +95,7 @@ def crop_face(image: np.ndarray, box: BoxLike, size: int = DEFAULT_SIZE, margin:
     return cv2.resize(padded, (size, size), interpolation=cv2.INTER_AREA)
 
 
-class _BoxLookup:
+class BoxLookup:
     """Each decoded frame's box: its own, else the nearest frame's that has one (the earlier on a
     tie). Also serves frames the box file does not list, e.g. when it and the video disagree
     on the frame count."""
@@ -133,7 +133,7 @@ def crop_clip(
     validate_boxes(boxes, source=f"face boxes for {name}")
     if size < 2 or size % 2:
         raise ValueError(f"size must be an even number of pixels (H.264), got {size}")
-    lookup = _BoxLookup(boxes["frames"])
+    lookup = BoxLookup(boxes["frames"])
     if not len(lookup):
         raise NoFaceFound(f"no face was found in any frame of {name}; nothing to crop")
     fps = media.video_fps(video_path)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from mmer import cli
+from mmer.datasets import read_manifest
+from mmer.labels import CLASSES
+from mmer.pipeline import load_predictor
 
 
 def run(*argv: object) -> int:
@@ -57,3 +62,19 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     assert answer["model"]["kind"] == "checkpoint"
     assert answer["modalities"]["used"] == ["video", "audio"]
     assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
+
+    # No train/serve skew: served from the raw video, every RAVDESS clip gets the scores its cached
+    # training features give (up to the face-crop clip's re-encoding and the float16 cache).
+    predictor = load_predictor(run_dir)
+    checkpoint = predictor.checkpoint
+    rows = [r for r in read_manifest(manifest) if r.dataset == "ravdess"]
+    gaps = []
+    for row in rows:
+        video = torch.from_numpy(np.load(work / "features" / "video_features" / f"{row.clip_id}.npy")
+                                 .astype(np.float32))[None]
+        audio = torch.from_numpy(np.load(work / "features" / "audio_features" / f"{row.clip_id}.npy")
+                                 .astype(np.float32)).reshape(1, 1, -1)
+        cached = checkpoint.probabilities(video, audio, torch.tensor([video.shape[1]]), torch.tensor([1]))[0]
+        served = predictor.predict(row.resolved_path).scores
+        gaps.append(max(abs(served[c] - float(p)) for c, p in zip(CLASSES, cached, strict=True)))
+    assert max(gaps) < 0.05, gaps
