@@ -280,6 +280,23 @@ def iter_frames_at(path: PathLike, targets: Sequence[float], *,
                 break
 
 
+def keep_on_screen(frames: Iterable[Frame], targets: Sequence[float],
+                   picked: list[Frame | None]) -> Iterator[Frame]:
+    """Pass ``frames`` (in time order) on, keeping in ``picked[i]`` the frame on screen at
+    ``targets[i]`` (sorted), as :func:`iter_frames_at` chooses it: the last one that starts at or
+    before the target. For a caller that must see every frame (face boxing) yet keep only the
+    sampled ones; targets past the last frame get the last frame."""
+    i, previous = 0, None
+    for frame in frames:
+        while i < len(targets) and frame.time > targets[i] + _EPS:
+            picked[i] = previous or frame
+            i += 1
+        previous = frame
+        yield frame
+    for j in range(i, len(targets)):
+        picked[j] = previous
+
+
 def _pick(
     prev: tuple[float, av.VideoFrame] | None,
     current: tuple[float, av.VideoFrame],

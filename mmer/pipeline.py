@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,21 +237,6 @@ def _until(frames: _Peekable, end: float | None) -> Iterator[media.Frame]:
     """The frames before ``end`` seconds (all that are left for None); the first one after stays."""
     while (frame := frames.peek()) is not None and (end is None or frame.time < end - 1e-6):
         yield frames.take()
-
-
-def _keep_on_screen(frames: Iterable[media.Frame], targets: Sequence[float],
-                    picked: list[media.Frame | None]) -> Iterator[media.Frame]:
-    """Pass ``frames`` on, keeping in ``picked[i]`` the frame on screen at ``targets[i]`` (sorted):
-    the last one that starts at or before it, as :func:`mmer.media.iter_frames_at` chooses."""
-    i, previous = 0, None
-    for frame in frames:
-        while i < len(targets) and frame.time > targets[i] + 1e-6:
-            picked[i] = previous or frame
-            i += 1
-        previous = frame
-        yield frame
-    for j in range(i, len(targets)):
-        picked[j] = previous
 
 
 class _FaceTracker:
@@ -561,8 +546,8 @@ class FusionPredictor(Predictor):
                 final = index == len(windows) - 1
                 targets = media.sample_times(window.end - window.start, self.num_frames, window.start)
                 picked: list[media.Frame | None] = [None] * len(targets)
-                found = detect_frames(_keep_on_screen(_until(frames, None if final else window.end), targets,
-                                                      picked), detector, every=every)
+                found = detect_frames(media.keep_on_screen(_until(frames, None if final else window.end), targets,
+                                                           picked), detector, every=every)
                 if found.times:
                     last_frame = max(last_frame, found.times[-1])
                 video = clock.timed("faces", self._face_crops, picked, found)

@@ -107,25 +107,27 @@ def voice(style: Style, seconds: float, pitch_scale: float, rng: np.random.Gener
 
 
 def frames(style: Style, seconds: float, fps: int, size: tuple[int, int], background: tuple[int, int, int],
-           rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """The face picture moving, scaling and lit according to ``style`` over a plain background."""
+           rng: np.random.Generator, *, face: bool = True) -> Iterator[np.ndarray]:
+    """The face picture moving, scaling and lit according to ``style`` over a plain background
+    (only the background, with the same sensor noise, when ``face`` is False)."""
     width, height = size
-    face = _face_picture().astype(np.float32)
-    base_scale = 0.75 * height / face.shape[0]
+    picture = _face_picture().astype(np.float32)
+    base_scale = 0.75 * height / picture.shape[0]
     phase = rng.uniform(0, 2 * np.pi)
     for i in range(int(round(seconds * fps))):
         t = i / fps
         wave = np.sin(2 * np.pi * style.motion_hz * t + phase)
         scale = base_scale * (style.zoom + 0.03 * wave)
-        fh, fw = int(face.shape[0] * scale), int(face.shape[1] * scale)
-        patch = cv2.resize(face, (fw, fh), interpolation=cv2.INTER_AREA) * style.brightness
+        fh, fw = int(picture.shape[0] * scale), int(picture.shape[1] * scale)
+        patch = cv2.resize(picture, (fw, fh), interpolation=cv2.INTER_AREA) * style.brightness
         canvas = np.empty((height, width, 3), np.float32)
         canvas[:] = background
         x = int((width - fw) / 2 + style.motion * wave)
         y = int(height - fh + style.motion * 0.5 * np.cos(2 * np.pi * style.motion_hz * t + phase))
         x0, y0 = max(x, 0), max(y, 0)
         x1, y1 = min(x + fw, width), min(y + fh, height)
-        canvas[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
+        if face:
+            canvas[y0:y1, x0:x1] = patch[y0 - y:y1 - y, x0 - x:x1 - x]
         canvas += rng.normal(0, 2.0, canvas.shape)  # sensor noise: no two frames identical
         yield np.clip(canvas, 0, 255).astype(np.uint8)
 
@@ -150,16 +152,9 @@ def write_sample_clip(
     rng = np.random.default_rng(seed)
     style = STYLES[emotion]
     background = (90, 110, 130)
-    width, height = size
-    with VideoWriter(path, fps, width, height, audio_rate=SAMPLE_RATE if audio else None) as writer:
-        if face:
-            for image in frames(style, seconds, fps, size, background, rng):
-                writer.write(image)
-        else:
-            for _ in range(int(round(seconds * fps))):
-                canvas = np.empty((height, width, 3), np.float32)
-                canvas[:] = background
-                writer.write(np.clip(canvas + rng.normal(0, 2.0, canvas.shape), 0, 255).astype(np.uint8))
+    with VideoWriter(path, fps, size[0], size[1], audio_rate=SAMPLE_RATE if audio else None) as writer:
+        for image in frames(style, seconds, fps, size, background, rng, face=face):
+            writer.write(image)
         if audio:
             writer.write_audio(voice(style, seconds, 1.0, rng))
     return path

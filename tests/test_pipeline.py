@@ -24,7 +24,6 @@ from mmer.pipeline import (
     InputError,
     Limits,
     _FaceTracker,
-    _keep_on_screen,
     _Peekable,
     _until,
     check_video,
@@ -301,10 +300,10 @@ def test_frames_kept_while_boxing_are_the_ones_sampling_would_pick(index_clip: P
     targets = media.sample_times(duration, 7)
     frames = _Peekable(media.iter_frames(index_clip))
     head: list[media.Frame | None] = [None] * 3
-    first = list(_keep_on_screen(_until(frames, 2.0), targets[:3], head))
+    first = list(media.keep_on_screen(_until(frames, 2.0), targets[:3], head))
     assert first and all(f.time < 2.0 for f in first) and frames.peek().time >= 2.0
     rest_picked: list[media.Frame | None] = [None] * (len(targets) - 3)
-    list(_keep_on_screen(_until(frames, None), targets[3:], rest_picked))
+    list(media.keep_on_screen(_until(frames, None), targets[3:], rest_picked))
     assert frames.peek() is None
     expected = [(t, image) for _, t, image in media.iter_frames_at(index_clip, targets)]
     kept = head + rest_picked
