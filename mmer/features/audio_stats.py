@@ -80,13 +80,26 @@ def _rhythm(envelope: np.ndarray, frame_rate: float) -> float:
     return float(freqs[band][np.argmax(spectrum[band])]) if band.any() else 0.0
 
 
+def _log_mel_of(frames: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    return np.log(power @ filters.T + 1e-6)
+
+
+def log_mel(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:
+    """(T, N_MELS) float32 log-mel spectrogram, 10 ms hop: the input of the voice expert, computed
+    exactly as the ``logmel`` statistics compute theirs."""
+    wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+    filters = mel_filterbank() if filters is None else filters
+    frames = _frames(wave, N_FFT, HOP) * np.hanning(N_FFT).astype(np.float32)
+    return _log_mel_of(frames, filters).astype(np.float32)
+
+
 def logmel_stats(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:
     """The fixed-length description of one clip (see :data:`LogMelStatsBackbone.dim`)."""
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     filters = mel_filterbank() if filters is None else filters
     frames = _frames(wave, N_FFT, HOP) * np.hanning(N_FFT).astype(np.float32)
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    logmel = np.log(power @ filters.T + 1e-6)
+    logmel = _log_mel_of(frames, filters)
     delta = np.diff(logmel, axis=0, prepend=logmel[:1])
 
     rms = np.sqrt((frames**2).mean(1))

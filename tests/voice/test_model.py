@@ -1,0 +1,29 @@
+"""The voice network: shapes, and padding that does not change what a clip is read as."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmer.voice.model import VoiceNet, VoiceNetConfig
+
+
+@pytest.mark.parametrize("arch", ["cnn", "tdnn"])
+def test_logits_for_variable_length_input(arch: str) -> None:
+    torch.manual_seed(0)
+    channels = (8, 16, 32, 32) if arch == "cnn" else (32, 32, 32, 64)
+    model = VoiceNet(VoiceNetConfig(arch=arch, channels=channels)).eval()
+    x = torch.randn(3, 180, 64)
+    lengths = torch.tensor([180, 120, 40])
+    out = model(x, lengths)
+    assert out.shape == (3, 6) and torch.isfinite(out).all()
+    # the padding after a clip's length does not change its answer
+    alone = model(x[1:2, :120], torch.tensor([120]))
+    torch.testing.assert_close(out[1:2], alone, atol=1e-4, rtol=1e-4)
+
+
+def test_config_round_trips_and_rejects_unknown_architectures() -> None:
+    config = VoiceNetConfig(channels=(4, 8, 16, 16), dropout=0.1)
+    assert VoiceNetConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown voice architecture"):
+        VoiceNet(VoiceNetConfig(arch="lstm"))
