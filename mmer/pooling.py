@@ -50,3 +50,13 @@ def pool(opinions: Mapping[str, np.ndarray | None], weights: Mapping[str, float]
     dominant = max(pull, key=pull.get) if len(present) > 1 else next(iter(present))
     agree = all(int(np.argmax(p)) == top for p in present.values()) if len(present) > 1 else None
     return Pooled(probs, tuple(name for name in EXPERTS if name in present), dominant, agree)
+
+
+def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)`` over the last axis: temperature scaling for an expert that gives
+    probabilities rather than logits (the face CNN's are softmax outputs). T > 1 softens an
+    overconfident expert; T is fitted on held-out data (``mmer benchmark face`` fits the face's)."""
+    logp = np.log(np.clip(np.asarray(probs, np.float64), _FLOOR, 1.0)) / float(temperature)
+    logp -= logp.max(axis=-1, keepdims=True)
+    out = np.exp(logp)
+    return (out / out.sum(axis=-1, keepdims=True)).astype(np.float32)

