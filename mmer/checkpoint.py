@@ -6,6 +6,12 @@ the label list, the fusion hyper-parameters, the identity of the video and audio
 features the model expects, preprocessing parameters, the calibration temperature and a summary
 of the training metrics. Nothing is unpickled: safetensors for our own checkpoints, and
 ``torch.load(weights_only=True)`` for a seed-style ``model.pth`` state dict.
+
+A model may use one modality only (a voice-only model trained on audio-only RAVDESS, say): then
+``backbones.<other>`` is null, ``model.modalities`` lists what it uses, and the fusion config keeps a
+stand-in width for the other branch (it is built but only ever sees length 0). Such checkpoints are
+format version 2, so an mmer that predates them refuses them with "upgrade mmer" instead of failing
+on the null; checkpoints with both modalities are still written as version 1.
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ from mmer.model import FusionConfig, MultimodalEmotionModel
 log = logging.getLogger(__name__)
 
 FORMAT = "mmer-checkpoint"
-FORMAT_VERSION = 1
+#: The newest format this mmer reads and writes (2: single-modality checkpoints).
+FORMAT_VERSION = 2
+#: What a checkpoint that uses both modalities is written as, so that older mmer versions keep reading it.
+_BOTH_MODALITIES_VERSION = 1
+#: The modalities a model can use, in the order its inputs take them.
+MODALITIES: tuple[str, ...] = ("video", "audio")
 WEIGHTS_FILE = "model.safetensors"
 SEED_WEIGHTS_FILE = "model.pth"
 CONFIG_FILE = "config.json"
@@ -57,38 +68,79 @@ class Checkpoint:
         return float(self.config.get("calibration", {}).get("temperature", 1.0))
 
     @property
-    def backbones(self) -> dict[str, dict[str, Any]]:
-        """``{"video": {...}, "audio": {...}}``: the feature extractors the model was trained on."""
+    def backbones(self) -> dict[str, dict[str, Any] | None]:
+        """``{"video": {...}, "audio": {...}}``: the feature extractors the model was trained on
+        (``None`` for a modality the model does not use)."""
         return self.config["backbones"]
 
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The modalities the model uses, e.g. ``("audio",)`` for a voice-only model."""
+        return checkpoint_modalities(self.config)
+
     @torch.inference_mode()
-    def probabilities(self, video: torch.Tensor, audio: torch.Tensor, video_lengths: torch.Tensor | None = None,
+    def probabilities(self, video: torch.Tensor | None, audio: torch.Tensor | None,
+                      video_lengths: torch.Tensor | None = None,
                       audio_lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Calibrated class probabilities (softmax of logits / temperature), in :attr:`labels` order."""
+        """Calibrated class probabilities (softmax of logits / temperature), in :attr:`labels` order.
+
+        ``None`` for a modality stands for "absent in every sample" (what a single-modality model
+        always gets); the model's stand-in input of length 0 is built here.
+        """
+        if video is None and audio is None:
+            raise ValueError("give video or audio features (or both)")
         self.model.eval()
+        if video is None:
+            video, video_lengths = self._absent(audio, self.model.config.video_dim)
+        if audio is None:
+            audio, audio_lengths = self._absent(video, self.model.config.audio_dim)
         logits = self.model(video, audio, video_lengths, audio_lengths)
         return torch.softmax(logits.float() / self.temperature, dim=-1)
+
+    @staticmethod
+    def _absent(other: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = other.shape[0]
+        return (torch.zeros(batch, 1, dim, dtype=other.dtype, device=other.device),
+                torch.zeros(batch, dtype=torch.long, device=other.device))
+
+
+def checkpoint_modalities(config: dict[str, Any]) -> tuple[str, ...]:
+    """The modalities a checkpoint config says its model uses: ``model.modalities`` where written,
+    else the backbones that are not null (checkpoints written before single-modality models: both)."""
+    declared = (config.get("model") or {}).get("modalities")
+    if declared is not None:
+        return tuple(declared)
+    backbones = config.get("backbones") or {}
+    return tuple(m for m in MODALITIES if backbones.get(m, {}) is not None)
 
 
 def save_checkpoint(directory: str | os.PathLike[str], model: MultimodalEmotionModel, metadata: dict[str, Any]) -> Path:
     """Write the checkpoint directory atomically: built next to its destination, then renamed.
 
-    ``metadata`` must name ``backbones`` (video and audio); anything else (calibration, metrics,
-    preprocessing, training) is stored as given.
+    ``metadata`` must name ``backbones`` (video and audio; ``None`` for a modality the model does
+    not use, at most one); anything else (calibration, metrics, preprocessing, training) is stored
+    as given. ``model.modalities`` is derived from the backbones.
     """
     directory = Path(directory)
     reserved = {"format", "format_version", "labels", "model"} & set(metadata)
     if reserved:
         raise ValueError(f"checkpoint metadata may not set {', '.join(sorted(reserved))} (written by save_checkpoint)")
-    if "backbones" not in metadata or not {"video", "audio"} <= set(metadata["backbones"]):
-        raise ValueError("checkpoint metadata must describe the video and audio backbones")
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "labels": list(CLASSES),
-              "model": {"class": type(model).__name__, "fusion": model.config.to_dict()}, **metadata}
+    backbones = metadata.get("backbones")
+    if not isinstance(backbones, dict) or not set(MODALITIES) <= set(backbones):
+        raise ValueError("checkpoint metadata must describe the video and audio backbones (None for one the "
+                         "model does not use)")
+    modalities = [m for m in MODALITIES if backbones[m] is not None]
+    if not modalities:
+        raise ValueError("checkpoint metadata backbones: at least one of video and audio must be described")
+    version = _BOTH_MODALITIES_VERSION if len(modalities) == len(MODALITIES) else FORMAT_VERSION
+    config = {"format": FORMAT, "format_version": version, "labels": list(CLASSES),
+              "model": {"class": type(model).__name__, "fusion": model.config.to_dict(), "modalities": modalities},
+              **metadata}
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}{PARTIAL_MARK}", dir=directory.parent))
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "format_version": str(FORMAT_VERSION)})
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "format_version": str(version)})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         old = None
         if directory.exists():
@@ -140,6 +192,17 @@ def read_checkpoint_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
                               f"understands ({FORMAT_VERSION}); upgrade mmer")
     if config.get("labels") != list(CLASSES):
         raise CheckpointError(f"{config_path}: labels {config.get('labels')} differ from mmer's {list(CLASSES)}")
+    try:
+        modalities = checkpoint_modalities(config)
+    except (AttributeError, TypeError) as exc:
+        raise CheckpointError(f"{config_path}: unreadable model modalities or backbones ({exc})") from exc
+    if not modalities or not set(modalities) <= set(MODALITIES) or len(set(modalities)) != len(modalities):
+        raise CheckpointError(f"{config_path}: model modalities {list(modalities)} must be one or both of "
+                              f"{', '.join(MODALITIES)}")
+    undescribed = [m for m in modalities if not isinstance((config.get("backbones") or {}).get(m), dict)]
+    if undescribed:
+        raise CheckpointError(f"{config_path}: the model uses {', '.join(undescribed)} but its backbone is not "
+                              "described under backbones")
     return config
 
 

@@ -5,6 +5,11 @@ or everything flattened into one folder: only file names matter) and returns the
 every other file with its reason (see :data:`SKIP_REASONS`). :func:`build_manifest` adds the
 actor-independent train/val/test split and writes the manifest and the skipped report.
 
+``modality`` chooses what is indexed (:data:`MODALITY_CHOICES`): audio-video clips (the default, the
+ones with a face and a voice), audio-only clips (RAVDESS modality 03, CREMA-D's AudioWAV folder: sound
+files, .wav/.flac/.mp3), video-only clips, or all of them. Videos and sound files are told apart by
+extension, and a name whose modality its container contradicts is reported, not taken.
+
 Scanning never decodes media: a clip's metadata is its file name. Files are visited in sorted
 order of their path below the root, so results (and which copy of a duplicate wins) are
 deterministic. Actor ids are ``<dataset>_<code>`` (``ravdess_12``, ``cremad_1012``).
@@ -21,20 +26,28 @@ from pathlib import Path
 
 from mmer.datasets import cremad, ravdess
 from mmer.datasets.manifest import (
+    AUDIO_EXTENSIONS,
+    AUDIO_ONLY,
+    AUDIO_VIDEO,
     BAD_NAME,
     CORE_COLUMNS,
     DROPPED_EMOTION,
     DUPLICATE,
     EXCLUDED,
+    MODALITIES,
+    MODALITY_CHOICES,
     NON_VIDEO,
     SKIP_REASONS,
     UNKNOWN_CODE,
     VIDEO_EXTENSIONS,
+    VIDEO_ONLY,
     ClipRecord,
     DatasetError,
     ManifestSummary,
     Rejected,
     SkippedFile,
+    chosen_modalities,
+    container_kind,
     read_manifest,
     skipped_report_path,
     summarize,
@@ -44,10 +57,11 @@ from mmer.datasets.manifest import (
 from mmer.datasets.splits import actor_folds, assign_actor_splits
 
 __all__ = [
-    "BAD_NAME", "CORE_COLUMNS", "DATASETS", "DROPPED_EMOTION", "DUPLICATE", "EXCLUDED", "NON_VIDEO",
-    "SKIP_REASONS", "UNKNOWN_CODE", "VIDEO_EXTENSIONS", "ClipRecord", "DatasetError", "ManifestSummary",
-    "SkippedFile", "actor_folds", "assign_actor_splits", "build_manifest", "merge_manifests", "read_manifest", "scan",
-    "skipped_report_path", "write_manifest", "write_skipped_report",
+    "AUDIO_EXTENSIONS", "AUDIO_ONLY", "AUDIO_VIDEO", "BAD_NAME", "CORE_COLUMNS", "DATASETS", "DROPPED_EMOTION",
+    "DUPLICATE", "EXCLUDED", "MODALITIES", "MODALITY_CHOICES", "NON_VIDEO", "SKIP_REASONS", "UNKNOWN_CODE",
+    "VIDEO_EXTENSIONS", "VIDEO_ONLY", "ClipRecord", "DatasetError", "ManifestSummary", "SkippedFile", "actor_folds",
+    "assign_actor_splits", "build_manifest", "chosen_modalities", "container_kind", "merge_manifests",
+    "read_manifest", "scan", "skipped_report_path", "write_manifest", "write_skipped_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,29 +69,50 @@ log = logging.getLogger(__name__)
 DATASETS: tuple[str, ...] = (ravdess.DATASET, cremad.DATASET)
 
 
-def _classify(path: Path, to_record: Callable[[Path], ClipRecord]) -> ClipRecord:
-    if path.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise Rejected(NON_VIDEO, f"extension {path.suffix or '(none)'!r} is not one of "
-                                  f"{' '.join(sorted(VIDEO_EXTENSIONS))}")
+def _classify(path: Path, to_record: Callable[[Path], ClipRecord], modalities: frozenset[str]) -> ClipRecord:
+    """Container checks shared by every dataset, then the dataset's own reading of the name.
+
+    A sound file in a scan that takes no audio-only clips stays ``non_video`` (as before audio-only
+    indexing existed, so default reports are unchanged); a video in an audio-only scan goes on to
+    the name, so that surprised is still reported as dropped and a bad name as a bad name.
+    """
+    takes_audio = AUDIO_ONLY in modalities
+    takes_video = bool(modalities - {AUDIO_ONLY})
+    kind = container_kind(path)
+    if kind is None:
+        taken = (VIDEO_EXTENSIONS if takes_video else frozenset()) | (AUDIO_EXTENSIONS if takes_audio else frozenset())
+        raise Rejected(NON_VIDEO, f"extension {path.suffix or '(none)'!r} is not one of {' '.join(sorted(taken))}")
     if path.name.startswith("._"):
-        raise Rejected(NON_VIDEO, "macOS AppleDouble metadata file (._ prefix), not a video")
+        raise Rejected(NON_VIDEO, "macOS AppleDouble metadata file (._ prefix), not a media file")
+    if kind == "audio" and not takes_audio:
+        raise Rejected(NON_VIDEO, f"extension {path.suffix!r} is a sound file, not a video; audio-only clips are "
+                                  "taken with --modality audio-only (or all)")
     return to_record(path)
 
 
-def scan(dataset: str, root: Path, *, include_song: bool = False,
+def scan(dataset: str, root: Path, *, modality: str = AUDIO_VIDEO, include_song: bool = False,
          include_video_only: bool = False) -> tuple[list[ClipRecord], list[SkippedFile]]:
     """The clips of ``dataset`` under ``root`` (split left empty) and every file not taken, with its reason.
 
-    ``include_song`` and ``include_video_only`` widen the RAVDESS set beyond audio-video speech;
-    CREMA-D has neither. Raises :class:`DatasetError` if ``root`` is missing or yields no clip.
+    ``modality`` is one of :data:`MODALITY_CHOICES` (default: audio-video clips, as before audio-only
+    indexing existed). ``include_song`` and ``include_video_only`` widen the RAVDESS set beyond
+    speech and audio-video; CREMA-D has neither, and takes ``audio-video`` (its videos) or
+    ``audio-only`` (its AudioWAV files). Raises :class:`DatasetError` if ``root`` is missing or
+    yields no clip.
     """
     if dataset == ravdess.DATASET:
+        modalities = chosen_modalities(modality, include_video_only=include_video_only)
         to_record: Callable[[Path], ClipRecord] = functools.partial(
-            ravdess.to_record, include_song=include_song, include_video_only=include_video_only)
+            ravdess.to_record, modalities=modalities, include_song=include_song)
     elif dataset == cremad.DATASET:
         if include_song or include_video_only:
             log.warning("include_song / include_video_only apply to RAVDESS only; ignored for CREMA-D")
-        to_record = cremad.to_record
+        modalities = chosen_modalities(modality)
+        if modalities not in (frozenset({AUDIO_VIDEO}), frozenset({AUDIO_ONLY})):
+            raise ValueError(f"CREMA-D takes --modality {AUDIO_VIDEO} (its videos) or {AUDIO_ONLY} (its AudioWAV "
+                             f"files), not {modality}: it has no video-only clips, and its sound files share "
+                             "their names with its videos, so one manifest holds one of the two")
+        to_record = functools.partial(cremad.to_record, modalities=modalities)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     root = Path(root)
@@ -92,7 +127,7 @@ def scan(dataset: str, root: Path, *, include_song: bool = False,
     files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).parts)
     for path in files:
         try:
-            record = _classify(path, to_record)
+            record = _classify(path, to_record, modalities)
         except Rejected as rejected:
             skipped.append(SkippedFile(path, rejected.reason, rejected.detail))
             continue
@@ -104,7 +139,8 @@ def scan(dataset: str, root: Path, *, include_song: bool = False,
         records.append(record)
     if not records:
         raise DatasetError(_nothing_found(dataset, root, skipped))
-    log.info("%s: %d clips taken, %d files skipped under %s", dataset, len(records), len(skipped), root)
+    log.info("%s (%s): %d clips taken, %d files skipped under %s", dataset, ", ".join(sorted(modalities)),
+             len(records), len(skipped), root)
     return records, skipped
 
 
@@ -138,12 +174,13 @@ def merge_manifests(manifests: Sequence[Path], out: Path) -> list[ClipRecord]:
     return records
 
 
-def build_manifest(dataset: str, root: Path, out: Path, *, include_song: bool = False,
+def build_manifest(dataset: str, root: Path, out: Path, *, modality: str = AUDIO_VIDEO, include_song: bool = False,
                    include_video_only: bool = False, val_fraction: float = 0.15, test_fraction: float = 0.15,
                    seed: int = 0) -> ManifestSummary:
     """Scan ``root``, split by actor, write ``out`` and ``<out stem>.skipped.csv`` next to it (atomically)."""
     out = Path(out)
-    records, skipped = scan(dataset, root, include_song=include_song, include_video_only=include_video_only)
+    records, skipped = scan(dataset, root, modality=modality, include_song=include_song,
+                            include_video_only=include_video_only)
     splits = assign_actor_splits((r.actor for r in records), val_fraction=val_fraction,
                                  test_fraction=test_fraction, seed=seed)
     records = [dataclasses.replace(r, split=splits[r.actor]) for r in records]

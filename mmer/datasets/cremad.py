@@ -7,6 +7,10 @@ published); anything else is reported, never guessed.
 
 Manifest extras: ``sentence`` (the code; see :data:`SENTENCES`) and ``level`` (the code as written);
 ``intensity`` is the level in words. Actor id: ``cremad_<ActorID>``, e.g. ``cremad_1012``.
+
+CREMA-D's names carry no modality: its videos (VideoFlash, .flv) are audio-video clips, its sound
+files (AudioWAV, .wav) audio-only ones. Those records also get ``modality`` = ``audio-only``; video
+rows leave the column out, as they always did (an empty ``modality`` means audio-video).
 """
 
 from __future__ import annotations
@@ -14,7 +18,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mmer.datasets.manifest import BAD_NAME, UNKNOWN_CODE, ClipRecord, Rejected
+from mmer.datasets.manifest import (
+    AUDIO_ONLY,
+    AUDIO_VIDEO,
+    BAD_NAME,
+    EXCLUDED,
+    UNKNOWN_CODE,
+    ClipRecord,
+    Rejected,
+    container_kind,
+)
 from mmer.labels import CREMAD_EMOTIONS, label_id
 
 DATASET = "cremad"
@@ -40,8 +53,9 @@ ACTORS = range(1001, 1092)
 _NAME = re.compile(r"([0-9]+)_([A-Za-z]+)_([A-Za-z]+)_([A-Za-z]+)")
 
 
-def to_record(path: Path) -> ClipRecord:
-    """The manifest record of one file; raises :class:`Rejected` (bad_name or unknown_code) otherwise."""
+def to_record(path: Path, *, modalities: frozenset[str] = frozenset({AUDIO_VIDEO})) -> ClipRecord:
+    """The manifest record of one file; raises :class:`Rejected` (bad_name, unknown_code, or excluded
+    for a file of the modality not asked for) otherwise."""
     match = _NAME.fullmatch(path.stem)
     if not match:
         fields = path.stem.split("_")
@@ -59,9 +73,15 @@ def to_record(path: Path) -> ClipRecord:
         bad.append(f"level {level}")
     if bad:
         raise Rejected(UNKNOWN_CODE, "unknown " + ", ".join(bad))
+    modality = AUDIO_ONLY if container_kind(path) == "audio" else AUDIO_VIDEO
+    if modality not in modalities:
+        raise Rejected(EXCLUDED, f"a video ({path.suffix}); --modality {AUDIO_ONLY} takes the AudioWAV sound files"
+                       if modality == AUDIO_VIDEO else f"a sound file ({path.suffix}), not a video")
     source, label = CREMAD_EMOTIONS[code]
+    extra = {"sentence": sentence, "level": level}
+    if modality == AUDIO_ONLY:
+        extra["modality"] = AUDIO_ONLY
     return ClipRecord(
         clip_id=path.stem, dataset=DATASET, path=path, actor=f"{DATASET}_{actor}", label=label,
-        label_id=label_id(label), source_emotion=source, intensity=LEVELS[level],
-        extra={"sentence": sentence, "level": level},
+        label_id=label_id(label), source_emotion=source, intensity=LEVELS[level], extra=extra,
     )

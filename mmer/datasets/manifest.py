@@ -24,13 +24,28 @@ from mmer.labels import CLASSES, label_id
 
 #: File extensions taken as videos (compared case-insensitively).
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".flv", ".avi", ".mov", ".mkv", ".webm"})
+#: File extensions taken as audio-only clips (compared case-insensitively): RAVDESS ships .wav, CREMA-D's
+#: AudioWAV folder .wav, and re-encoded copies (such as ``../shared/data/ravdess-speech-16k``) .flac or .mp3.
+AUDIO_EXTENSIONS: frozenset[str] = frozenset({".wav", ".flac", ".mp3"})
+
+# What a clip holds, as the manifest's ``modality`` column says it (RAVDESS's own three modalities).
+AUDIO_VIDEO = "audio-video"
+VIDEO_ONLY = "video-only"
+AUDIO_ONLY = "audio-only"
+MODALITIES: tuple[str, ...] = (AUDIO_VIDEO, VIDEO_ONLY, AUDIO_ONLY)
+#: What ``mmer manifest --modality`` accepts: one modality, or ``all`` of them.
+MODALITY_CHOICES: tuple[str, ...] = (AUDIO_VIDEO, AUDIO_ONLY, VIDEO_ONLY, "all")
 
 # Why a file found under a dataset root is not in the manifest (the ``reason`` column of the report).
-NON_VIDEO = "non_video"  # not a video extension, or a macOS AppleDouble ``._*`` sidecar (metadata, not a video)
+# The reason names are a published contract (reports, tests, scripts), so audio-only indexing reuses them
+# rather than adding new ones; the ``detail`` column says exactly what was wrong.
+NON_VIDEO = "non_video"  # not a media container we index, a macOS AppleDouble ``._*`` sidecar, or an audio
+#                          file when no audio-only modality was asked for (it is not a video)
 BAD_NAME = "bad_name"  # does not follow the dataset's naming convention
 UNKNOWN_CODE = "unknown_code"  # follows the convention, but a code is outside the documented values
 DROPPED_EMOTION = "dropped_emotion"  # an emotion with no class (RAVDESS surprised)
-EXCLUDED = "excluded"  # valid, but outside the chosen set (song, video-only, audio-only)
+EXCLUDED = "excluded"  # valid, but outside the chosen set (song, video-only, audio-only, a video when only
+#                        audio is asked for), or a name whose modality the container contradicts
 DUPLICATE = "duplicate"  # same clip_id as a file taken earlier in sorted order
 SKIP_REASONS: tuple[str, ...] = (NON_VIDEO, BAD_NAME, UNKNOWN_CODE, DROPPED_EMOTION, EXCLUDED, DUPLICATE)
 
@@ -43,6 +58,34 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 class DatasetError(Exception):
     """A dataset folder or manifest that cannot be used; the message says what to fix."""
+
+
+def chosen_modalities(modality: str = AUDIO_VIDEO, *, include_video_only: bool = False) -> frozenset[str]:
+    """``--modality`` (one of :data:`MODALITY_CHOICES`) → the set of :data:`MODALITIES` to take.
+
+    ``include_video_only`` is the older spelling of "audio-video and video-only" and still widens the set.
+    """
+    if modality not in MODALITY_CHOICES:
+        raise ValueError(f"modality must be one of {', '.join(MODALITY_CHOICES)}, got {modality!r}")
+    chosen = set(MODALITIES) if modality == "all" else {modality}
+    if include_video_only:
+        chosen.add(VIDEO_ONLY)
+    return frozenset(chosen)
+
+
+def container_kind(path: Path) -> str | None:
+    """``"video"`` or ``"audio"`` by the file's extension (case-insensitive); None for anything else."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    if suffix in AUDIO_EXTENSIONS:
+        return "audio"
+    return None
+
+
+def needed_container(modality: str) -> str:
+    """The container a clip of ``modality`` comes in: audio-only clips are sound files, the rest videos."""
+    return "audio" if modality == AUDIO_ONLY else "video"
 
 
 class Rejected(Exception):

@@ -4,6 +4,10 @@ A RAVDESS name is seven two-digit codes, ``MM-VV-EE-II-SS-RR-AA.ext``: modality,
 emotion, intensity, statement, repetition, actor (https://zenodo.org/record/1188976). Everything
 we know about a clip comes from its name, so a name that does not parse is reported, never guessed.
 
+Audio-only clips (modality 03) are sound files (.wav as RAVDESS ships them, or .flac/.mp3 copies);
+the other two modalities are videos. A name whose modality its container contradicts (a ``.wav``
+named ``01-…``, e.g. a track that `mmer audio` extracted, or an ``.mp4`` named ``03-…``) is reported.
+
 Manifest extras: ``modality`` (audio-video, video-only, audio-only), ``vocal_channel`` (speech, song),
 ``statement`` and ``repetition`` (the codes ``01``/``02``; see :data:`STATEMENTS`), ``gender``
 (odd actors are male, even actors female). Actor id: ``ravdess_<AA>``, e.g. ``ravdess_07``.
@@ -15,13 +19,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmer.datasets.manifest import BAD_NAME, DROPPED_EMOTION, EXCLUDED, UNKNOWN_CODE, ClipRecord, Rejected
+from mmer.datasets.manifest import (
+    AUDIO_ONLY,
+    AUDIO_VIDEO,
+    BAD_NAME,
+    DROPPED_EMOTION,
+    EXCLUDED,
+    UNKNOWN_CODE,
+    VIDEO_ONLY,
+    ClipRecord,
+    Rejected,
+    container_kind,
+    needed_container,
+)
 from mmer.labels import RAVDESS_EMOTIONS, label_id
 
 DATASET = "ravdess"
 EXTRA_COLUMNS: tuple[str, ...] = ("modality", "vocal_channel", "statement", "repetition", "gender")
 
-MODALITIES = {"01": "audio-video", "02": "video-only", "03": "audio-only"}
+MODALITIES = {"01": AUDIO_VIDEO, "02": VIDEO_ONLY, "03": AUDIO_ONLY}
 VOCAL_CHANNELS = {"01": "speech", "02": "song"}
 INTENSITIES = {"01": "normal", "02": "strong"}
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -67,21 +83,34 @@ def parse_name(stem: str) -> RavdessName:
     return name
 
 
-def to_record(path: Path, *, include_song: bool = False, include_video_only: bool = False) -> ClipRecord:
+def to_record(path: Path, *, modalities: frozenset[str] = frozenset({AUDIO_VIDEO}), include_song: bool = False,
+              include_video_only: bool = False) -> ClipRecord:
     """The manifest record of one file; raises :class:`Rejected` for any file that is not taken.
 
-    The default set is full audio-video speech, the clips that have both a face and a voice.
+    ``modalities`` is the set of :data:`MODALITIES` values to take (default: full audio-video, the
+    clips that have both a face and a voice); ``include_video_only`` adds video-only to it. Checks
+    run in a fixed order (name, emotion, container, modality, vocal channel), so a surprised clip is
+    reported as dropped whatever else would have excluded it.
     """
     name = parse_name(path.stem)
     source, label = RAVDESS_EMOTIONS[name.emotion]
     if label is None:
         raise Rejected(DROPPED_EMOTION, f"emotion {name.emotion} ({source}) has no class")
-    if name.modality == "03":
-        raise Rejected(EXCLUDED, "audio-only (modality 03): no video")
-    if name.modality == "02" and not include_video_only:
-        raise Rejected(EXCLUDED, "video-only (modality 02); use include_video_only to take it")
+    modality = MODALITIES[name.modality]
+    kind = container_kind(path)
+    if kind is not None and kind != needed_container(modality):
+        if kind == "audio":
+            raise Rejected(EXCLUDED, f"the name says {modality} (modality {name.modality}) but {path.suffix} is a "
+                                     "sound file (a track extracted from a video?); RAVDESS's audio-only clips are "
+                                     "modality 03")
+        raise Rejected(EXCLUDED, f"the name says {modality} (modality {name.modality}) but {path.suffix} is a "
+                                 "video container; audio-only clips are sound files (.wav, .flac, .mp3)")
+    chosen = (modalities | {VIDEO_ONLY}) if include_video_only else modalities
+    if modality not in chosen:
+        raise Rejected(EXCLUDED, f"{modality} (modality {name.modality}) is not among the modalities asked for "
+                                 f"({', '.join(sorted(chosen))}); take it with --modality {modality} or all")
     if name.vocal_channel == "02" and not include_song:
-        raise Rejected(EXCLUDED, "song (vocal channel 02); use include_song to take it")
+        raise Rejected(EXCLUDED, "song (vocal channel 02); use --include-song to take it")
     return ClipRecord(
         clip_id=path.stem, dataset=DATASET, path=path, actor=f"{DATASET}_{name.actor}", label=label,
         label_id=label_id(label), source_emotion=source, intensity=INTENSITIES[name.intensity],

@@ -5,6 +5,10 @@ Modalities are paired by ``clip_id`` through the manifest, never by the order of
 it). A clip with one modality missing is kept with that modality marked absent (length 0), since
 the model is built to answer from one modality; a clip with neither is left out. Both are
 reported. Only features made with the cache's current backbone settings count.
+
+A feature root may hold one modality only (audio features of audio-only RAVDESS, say): the set
+then carries that one, the other is absent for every clip (length 0, a stand-in of width
+:data:`ABSENT_DIM`), and :attr:`FeatureSet.modalities` says so, for the checkpoint to record.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from mmer.labels import CLASSES
 log = logging.getLogger(__name__)
 
 MISSING_FILE = "missing_features.csv"
+MODALITIES: tuple[str, ...] = ("video", "audio")
+#: Feature width standing in for a modality the set does not carry: the model keeps a branch for it (a
+#: positive width is required), which only ever sees length 0, so nothing of it reaches a prediction.
+ABSENT_DIM = 1
 
 
 @dataclass
@@ -44,6 +52,8 @@ class FeatureSet:
     video_lengths: Tensor  # (N,) long, 0 = no video features
     audio: Tensor  # (N, Ta, Da) float16
     audio_lengths: Tensor  # (N,) long, 0 = no audio features
+    #: The modalities these features carry (and a model trained on them uses); the others are absent for all.
+    modalities: tuple[str, ...] = MODALITIES
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -62,7 +72,8 @@ class FeatureSet:
         return FeatureSet(
             clip_ids=[self.clip_ids[i] for i in pick], actors=[self.actors[i] for i in pick],
             datasets=[self.datasets[i] for i in pick], labels=self.labels[idx], video=self.video[idx],
-            video_lengths=self.video_lengths[idx], audio=self.audio[idx], audio_lengths=self.audio_lengths[idx])
+            video_lengths=self.video_lengths[idx], audio=self.audio[idx], audio_lengths=self.audio_lengths[idx],
+            modalities=self.modalities)
 
     def where_actors(self, actors: set[str]) -> FeatureSet:
         return self.subset([i for i, actor in enumerate(self.actors) if actor in actors])
@@ -71,8 +82,10 @@ class FeatureSet:
         """The same clips with one modality marked absent (an ablation: what does the other one know?)."""
         if modality is None:
             return self
-        if modality not in ("video", "audio"):
+        if modality not in MODALITIES:
             raise ValueError(f"modality must be video or audio, got {modality!r}")
+        if self.modalities == (modality,):
+            raise ValueError(f"these features carry {modality} only: hiding it leaves nothing to answer from")
         out = self.subset(range(len(self)))
         if modality == "video":
             out.video_lengths = torch.zeros_like(out.video_lengths)
@@ -93,6 +106,7 @@ class PairingReport:
     used: int = 0
     missing: list[tuple[str, str]] = field(default_factory=list)  # (clip_id, "video" | "audio" | "both")
     unlisted: dict[str, int] = field(default_factory=dict)  # features in the cache but not in the manifest
+    modalities: tuple[str, ...] = MODALITIES  # the ones paired; a clip lacking the only one is "both" (left out)
 
     def counts(self) -> dict[str, int]:
         tally = Counter(what for _, what in self.missing)
@@ -101,6 +115,9 @@ class PairingReport:
 
     def summary(self) -> str:
         c = self.counts()
+        if len(self.modalities) == 1:
+            return (f"{c['used']} clips with {self.modalities[0]} features ({self.modalities[0]} only); "
+                    f"{c['missing_both']} without (left out)")
         return (f"{c['used']} clips paired; {c['missing_video']} without video features, {c['missing_audio']} "
                 f"without audio features, {c['missing_both']} without either (left out)")
 
@@ -111,14 +128,19 @@ class PairingReport:
             writer.writerows(self.missing)
 
 
-def backbone_meta(root: Path) -> dict[str, dict[str, Any]]:
-    """Each modality's features.json; a clear error if either cache is missing."""
-    metas = {}
-    for modality in ("video", "audio"):
-        meta = FeatureCache(root, modality).meta()
-        if meta is None:
+def backbone_meta(root: Path, modalities: Sequence[str] | None = None) -> dict[str, dict[str, Any] | None]:
+    """Each modality's features.json (``None`` where the root has none of that modality).
+
+    ``modalities`` are required (a clear error names the missing one); by default at least one of
+    the two must be there.
+    """
+    metas = {m: FeatureCache(root, m).meta() for m in MODALITIES}
+    for modality in modalities or ():
+        if metas[modality] is None:
             raise FileNotFoundError(f"no {modality} features in {root} (run `mmer extract-{modality}` first)")
-        metas[modality] = meta
+    if all(meta is None for meta in metas.values()):
+        raise FileNotFoundError(f"no video or audio features in {root} (run `mmer extract-video` and/or "
+                                "`mmer extract-audio` first)")
     return metas
 
 
@@ -132,20 +154,35 @@ def select_records(records: Sequence[ClipRecord], dataset: str = "all") -> list[
     return chosen
 
 
-def load_features(manifest: Path, root: Path, *, dataset: str = "all") -> tuple[FeatureSet, PairingReport]:
-    """Read the manifest's clips and their cached features, paired by clip_id."""
+def load_features(manifest: Path, root: Path, *, dataset: str = "all",
+                  modalities: Sequence[str] | None = None) -> tuple[FeatureSet, PairingReport]:
+    """Read the manifest's clips and their cached features, paired by clip_id.
+
+    ``modalities`` are the ones to read (a checkpoint's, when evaluating it; each must be in the
+    root). By default: each modality the root holds that at least one manifest clip has, so audio
+    features of audio-only clips, extracted into a root that also holds videos' features, still
+    give a voice-only set rather than an audio-video one whose every clip lacks its video.
+    """
     records = select_records(read_manifest(manifest), dataset)
-    metas = backbone_meta(root)
-    caches = {m: FeatureCache(root, m) for m in ("video", "audio")}
-    current = {m: {cid for cid, digest in caches[m].index().items() if digest == metas[m]["config_hash"]}
-                for m in caches}
+    metas = backbone_meta(root, modalities)
     listed = {r.clip_id for r in records}
-    report = PairingReport(unlisted={m: len(current[m] - listed) for m in caches})
+    caches = {m: FeatureCache(root, m) for m in MODALITIES if metas[m] is not None}
+    current = {m: {cid for cid, digest in caches[m].index().items() if digest == metas[m]["config_hash"]}
+               for m in caches}
+    if modalities is None:
+        used = tuple(m for m in caches if current[m] & listed) or tuple(caches)
+        for m in set(caches) - set(used):
+            log.warning("no manifest clip has %s features in %s: they are not used (a %s-only set)", m, root,
+                        "".join(used))
+    else:
+        used = tuple(m for m in MODALITIES if m in modalities)
+    caches = {m: caches[m] for m in used}
+    report = PairingReport(unlisted={m: len(current[m] - listed) for m in used}, modalities=used)
 
     # Two passes: shapes first (memory-mapped, nothing read), then each file straight into one
     # preallocated float16 tensor, so loading needs the features' size once, not twice.
     kept: list[ClipRecord] = []
-    shapes: dict[str, list[tuple[int, ...] | None]] = {"video": [], "audio": []}
+    shapes: dict[str, list[tuple[int, ...] | None]] = {m: [] for m in caches}
     for record in records:
         have = {m: record.clip_id in current[m] for m in caches}
         if not any(have.values()):
@@ -167,15 +204,21 @@ def load_features(manifest: Path, root: Path, *, dataset: str = "all") -> tuple[
         raise DatasetError(f"none of the {len(records)} manifest clips has features in {root}")
     log.info("%s", report.summary())
     ids = [r.clip_id for r in kept]
-    video, video_lengths = _stack(caches["video"], ids, shapes["video"], metas["video"]["dim"])
-    audio, audio_lengths = _stack(caches["audio"], ids, shapes["audio"], metas["audio"]["dim"])
+    stacked = {m: _stack(caches[m], ids, shapes[m], metas[m]["dim"]) if m in caches else _absent(len(ids))
+               for m in MODALITIES}
     features = FeatureSet(
         clip_ids=[r.clip_id for r in kept], actors=[r.actor for r in kept], datasets=[r.dataset for r in kept],
         labels=torch.tensor([r.label_id for r in kept], dtype=torch.long),
-        video=video, video_lengths=video_lengths, audio=audio, audio_lengths=audio_lengths)
+        video=stacked["video"][0], video_lengths=stacked["video"][1], audio=stacked["audio"][0],
+        audio_lengths=stacked["audio"][1], modalities=used)
     if bool((features.labels < 0).any()) or bool((features.labels >= len(CLASSES)).any()):
         raise DatasetError(f"{manifest}: label_id values must be 0..{len(CLASSES) - 1}")
     return features, report
+
+
+def _absent(n: int) -> tuple[Tensor, Tensor]:
+    """A modality no clip has: zeros of width :data:`ABSENT_DIM`, every length 0."""
+    return torch.zeros(n, 1, ABSENT_DIM, dtype=torch.float16), torch.zeros(n, dtype=torch.long)
 
 
 def _stack(cache: FeatureCache, clip_ids: list[str], shapes: list[tuple[int, ...] | None],

@@ -107,8 +107,17 @@ def evaluate_checkpoint(checkpoint: Path, features_root: Path, manifest: Path, o
         raise ValueError(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     torch_device = select_device(device)
     loaded = load_checkpoint(checkpoint, torch_device)
-    check_backbones(loaded.backbones, backbone_meta(features_root), features_root)
-    features, report = load_features(manifest, features_root, dataset=dataset)
+    modalities = loaded.modalities
+    if drop not in (None, "video", "audio"):
+        raise ValueError(f"drop must be video or audio, got {drop!r}")
+    if drop is not None and drop not in modalities:
+        log.warning("the checkpoint does not use %s: --drop %s changes nothing", drop, drop)
+        drop = None
+    if drop is not None and len(modalities) == 1:
+        raise ValueError(f"the checkpoint uses {drop} only: hiding it leaves nothing to evaluate")
+    check_backbones(loaded.backbones, backbone_meta(features_root), features_root, modalities)
+    # Only the modalities the model uses are read: a voice-only model never sees video features.
+    features, report = load_features(manifest, features_root, dataset=dataset, modalities=modalities)
     if split != "all":
         actors = loaded.config.get("splits", {}).get(split)
         if actors is None:
@@ -122,7 +131,8 @@ def evaluate_checkpoint(checkpoint: Path, features_root: Path, manifest: Path, o
     labels = features.labels.numpy()
     result = split_metrics(logits, labels, loaded.temperature)
     metrics = {"checkpoint": str(checkpoint), "manifest": str(manifest), "features": str(features_root),
-               "split": split, "dataset": dataset, "dropped_modality": drop, "pairing": report.counts(),
+               "split": split, "dataset": dataset, "modalities": list(modalities), "dropped_modality": drop,
+               "pairing": report.counts(),
                "actors": sorted(set(features.actors)), "metrics": result}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / "metrics.json", metrics)
@@ -138,10 +148,15 @@ def default_output(checkpoint: Path, manifest: Path, split: str, drop: str | Non
     return resolve_checkpoint_dir(checkpoint).absolute().parent / "evaluation" / name
 
 
-def check_backbones(expected: dict[str, dict[str, Any]], found: dict[str, dict[str, Any]], root: Path) -> None:
-    """Refuse features from another backbone (or width) than the checkpoint was trained on."""
-    for modality in ("video", "audio"):
+def check_backbones(expected: dict[str, dict[str, Any] | None], found: dict[str, dict[str, Any] | None], root: Path,
+                    modalities: tuple[str, ...] = ("video", "audio")) -> None:
+    """Refuse features from another backbone (or width) than the checkpoint was trained on, for each
+    modality the checkpoint uses (``modalities``); the others are not read, so not checked."""
+    for modality in modalities:
         want, have = expected[modality], found[modality]
+        if have is None:
+            raise CheckpointError(f"the checkpoint uses {modality} features from {want.get('backbone')}, but {root} "
+                                  f"holds no {modality} features (run `mmer extract-{modality}` first)")
         if want.get("backbone") != have.get("backbone") or want.get("dim") != have.get("dim"):
             raise CheckpointError(
                 f"the checkpoint expects {modality} features from {want.get('backbone')} (dim {want.get('dim')}), "

@@ -43,6 +43,8 @@ def classification_metrics(
     y_true: Sequence[int] | np.ndarray,
     y_pred: Sequence[int] | np.ndarray,
     labels: Sequence[str] = CLASSES,
+    *,
+    abstain: bool = False,
 ) -> dict:
     """WAR, UAR, macro-F1, per-class precision/recall/F1 and the confusion matrix.
 
@@ -56,6 +58,10 @@ def classification_metrics(
     * Precision of a class that is never predicted is 0.0 (zero division → 0), as is the F1 of a
       class whose precision and recall are both 0, and the recall of an absent class.
 
+    With ``abstain``, a prediction of -1 means "no answer" (the voice expert heard no speech): it
+    counts as an error in WAR and in its class's recall, falls in no confusion cell, and is counted
+    in ``no_answer`` (and per class).
+
     The result holds only Python ``int``/``float``/``list``/``dict``, so ``json.dumps`` works on it.
     Raises ``ValueError`` for empty input, different lengths, or labels outside ``[0, len(labels))``.
     """
@@ -63,7 +69,9 @@ def classification_metrics(
     if n_classes == 0:
         raise ValueError("labels must name at least one class")
     t = _as_labels(y_true, n_classes, "y_true")
-    p = _as_labels(y_pred, n_classes, "y_pred")
+    raw = np.asarray(y_pred)
+    silent = (raw == -1) if abstain and raw.size else np.zeros(raw.shape, bool)
+    p = _as_labels(np.where(silent, 0, raw) if abstain else y_pred, n_classes, "y_pred")
     if t.shape[0] != p.shape[0]:
         raise ValueError(f"y_true and y_pred differ in length: {t.shape[0]} vs {p.shape[0]}")
     n = int(t.shape[0])
@@ -71,9 +79,10 @@ def classification_metrics(
         raise ValueError("cannot compute metrics on an empty set of predictions (n == 0)")
 
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (t, p), 1)
+    np.add.at(confusion, (t[~silent], p[~silent]), 1)
     tp = np.diag(confusion).astype(np.float64)
-    support = confusion.sum(axis=1)
+    unanswered = np.bincount(t[silent], minlength=n_classes)
+    support = confusion.sum(axis=1) + unanswered
     predicted = confusion.sum(axis=0)
 
     precision = _safe_div(tp, predicted)
@@ -87,11 +96,13 @@ def classification_metrics(
             "recall": float(recall[i]),
             "f1": float(f1[i]),
             "support": int(support[i]),
+            **({"no_answer": int(unanswered[i])} if abstain else {}),
         }
         for i, abbr in enumerate(labels)
     }
     return {
         "n": n,
+        **({"no_answer": int(silent.sum())} if abstain else {}),
         "war": float(tp.sum() / n),
         "uar": float(recall[present].mean()),
         "macro_f1": float(f1[present].mean()),

@@ -9,7 +9,7 @@ in the real corpora where a voice or a face is easier to learn than an emotion.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +22,28 @@ from mmer.labels import CLASS_NAMES, CLASSES
 def make_sample_features(root: Path, *, actors: Mapping[str, int] | None = None, clips_per_class: int = 10,
                          video_frames: int = 8, video_dim: int = 32, audio_dim: int = 16,
                          signal: Mapping[str, float] | None = None, actor_spread: float = 0.5,
-                         missing: Mapping[str, float] | None = None, seed: int = 0) -> Path:
+                         missing: Mapping[str, float] | None = None, modalities: Sequence[str] = ("video", "audio"),
+                         seed: int = 0) -> Path:
     """Write ``root/manifest.csv`` and ``root/{video,audio}_features``; returns the manifest path.
 
     ``actors`` maps a dataset name to its number of actors (default 6 RAVDESS actors); ``signal``
     maps each modality to the strength of its class signal, in noise standard deviations (default 1
-    each); ``missing`` maps a modality to the fraction of clips left without its features.
+    each); ``missing`` maps a modality to the fraction of clips left without its features;
+    ``modalities`` are the feature folders written (``("audio",)``: a voice-only corpus). The random
+    draws do not depend on ``modalities``, so the audio of a voice-only cache equals the full one's.
     """
     actors = dict(actors or {"ravdess": 6})
     signal = {"video": 1.0, "audio": 1.0, **(signal or {})}
     missing = {"video": 0.0, "audio": 0.0, **(missing or {})}
     rng = np.random.default_rng(seed)
     prototypes = {"video": _unit_rows(rng, len(CLASSES), video_dim), "audio": _unit_rows(rng, len(CLASSES), audio_dim)}
-    caches = {m: FeatureCache(root, m) for m in ("video", "audio")}
-    digests = {
-        "video": caches["video"].prepare({"backbone": "synthetic", "source": f"seed={seed}", "dim": video_dim,
-                                          "num_frames": video_frames}),
-        "audio": caches["audio"].prepare({"backbone": "synthetic", "source": f"seed={seed}", "dim": audio_dim,
-                                          "sample_rate": 16_000}),
-    }
+    if not modalities or not set(modalities) <= {"video", "audio"}:
+        raise ValueError(f"modalities must be one or both of video, audio; got {list(modalities)}")
+    caches = {m: FeatureCache(root, m) for m in ("video", "audio") if m in modalities}
+    settings = {"video": {"dim": video_dim, "num_frames": video_frames}, "audio": {"dim": audio_dim,
+                                                                                 "sample_rate": 16_000}}
+    digests = {m: cache.prepare({"backbone": "synthetic", "source": f"seed={seed}", **settings[m]})
+               for m, cache in caches.items()}
     records = []
     for dataset, n_actors in actors.items():
         for a in range(1, n_actors + 1):
@@ -61,7 +64,7 @@ def make_sample_features(root: Path, *, actors: Mapping[str, int] | None = None,
                     audio = (signal["audio"] * prototypes["audio"][label_id] + offset["audio"]
                              + rng.normal(0, 1, audio_dim))
                     for modality, array in (("video", video), ("audio", audio)):
-                        if modality not in dropped:
+                        if modality not in dropped and modality in caches:
                             caches[modality].write(clip_id, array, digests[modality])
     manifest = root / "manifest.csv"
     write_manifest(records, manifest)

@@ -3,7 +3,9 @@
 Read top to bottom: load and pair features → plan actor splits → per split: standardise with
 training statistics, fit with AdamW + ReduceLROnPlateau + early stopping on validation UAR,
 restore the best epoch, fit a temperature on validation, score the test actors, write the
-checkpoint and reports. Every epoch ends with a resume state on disk, so an interrupted run
+checkpoint and reports. A feature root with one modality (audio features of audio-only clips)
+trains a single-modality model: the other is absent for every clip, and the checkpoint says so
+(``backbones.<other>`` null, ``model.modalities``). Every epoch ends with a resume state on disk, so an interrupted run
 picks up at the next epoch and ends exactly where an uninterrupted one would (on CPU: the
 shuffling order comes from the seed and the epoch, and the global RNG state is saved).
 """
@@ -73,7 +75,10 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
         return RunResult(run_dir, json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8")))
     select_device(config.device)  # an impossible device fails now, before a run folder exists
     features, report = load_features(Path(config.manifest), Path(config.features), dataset=config.dataset)
-    metas = backbone_meta(Path(config.features))
+    metas = {m: meta if m in features.modalities else None for m, meta in backbone_meta(Path(config.features)).items()}
+    if len(features.modalities) == 1:
+        log.info("training a single-modality model: %s only (no %s features are used)", features.modalities[0],
+                 " or ".join(m for m in metas if m not in features.modalities))
     splits = plan_splits(config, features)
     planned = {s.name: s.as_dict() for s in splits}
     if resume:
@@ -85,6 +90,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
     if not resume:
         write_json_atomic(run_dir / CONFIG_FILE, {"arguments": asdict(config), "mmer_version": __version__,
                                                   "created": _now(), "backbones": _identity(metas),
+                                                  "modalities": list(features.modalities),
                                                   "pairing": report.counts(), "splits": planned})
     _write_missing(report, run_dir)
     log.info("run folder: %s", run_dir)
@@ -92,6 +98,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
     if len(splits) == 1:
         result = fit_split(config, features, splits[0], metas, run_dir, on_epoch_end=on_epoch_end)
         result["pairing"] = report.counts()
+        result["modalities"] = list(features.modalities)
         write_json_atomic(run_dir / METRICS_FILE, result)
         return RunResult(run_dir, result)
 
@@ -114,6 +121,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch_end: EpochHook 
         "per_fold": [{"fold": i + 1, "test": _headline(f["test"]), "val": _headline(f["val"]),
                       "best_epoch": f["best_epoch"]} for i, f in enumerate(per_fold)],
         "pairing": report.counts(),
+        "modalities": list(features.modalities),
     }
     write_json_atomic(run_dir / METRICS_FILE, summary)
     t = summary["test"]
@@ -135,7 +143,7 @@ def plan_splits(config: TrainConfig, features: FeatureSet) -> list[ActorSplit]:
                         test_fraction=config.test_fraction, seed=config.seed)]
 
 
-def fit_split(config: TrainConfig, features: FeatureSet, split: ActorSplit, metas: dict[str, dict[str, Any]],
+def fit_split(config: TrainConfig, features: FeatureSet, split: ActorSplit, metas: dict[str, dict[str, Any] | None],
               out_dir: Path, *, on_epoch_end: EpochHook | None = None) -> dict[str, Any]:
     """Train on one actor split, then calibrate, test, and write ``out_dir``'s reports and checkpoint."""
     train_set, val_set, test_set = (features.where_actors(set(a)) for a in (split.train, split.val, split.test))
@@ -348,8 +356,10 @@ def _write_missing(report: PairingReport, run_dir: Path) -> None:
         log.warning("%d clip(s) lack a modality; listed in %s", len(report.missing), run_dir / MISSING_FILE)
 
 
-def _identity(metas: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {m: {k: meta.get(k) for k in ("backbone", "source", "dim", "config_hash", "config")}
+def _identity(metas: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+    """Each used modality's backbone identity; ``None`` for one the model does not use."""
+    return {m: None if meta is None else {k: meta.get(k) for k in ("backbone", "source", "dim", "config_hash",
+                                                                   "config")}
             for m, meta in metas.items()}
 
 
@@ -357,15 +367,28 @@ def _headline(result: dict[str, Any] | None) -> dict[str, float] | None:
     return None if result is None else {k: result[k] for k in ("war", "uar", "macro_f1")}
 
 
-def _checkpoint_metadata(config: TrainConfig, split: ActorSplit, metas: dict[str, dict[str, Any]],
+def _preprocessing(identity: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """What serving must redo as extraction did: frames and face crops for video, the rate for audio.
+    A modality the model does not use contributes no keys (there is nothing of it to reproduce)."""
+    video, audio = identity["video"], identity["audio"]
+    video_cfg = (video or {}).get("config") or {}
+    prep: dict[str, Any] = {}
+    if video is not None:
+        prep["num_frames"] = video_cfg.get("num_frames")
+    if audio is not None:
+        prep["sample_rate"] = (audio.get("config") or {}).get("sample_rate")
+    if video is not None:
+        prep.update(video_cfg.get("faces", crop_settings()))
+    return prep
+
+
+def _checkpoint_metadata(config: TrainConfig, split: ActorSplit, metas: dict[str, dict[str, Any] | None],
                          result: dict[str, Any], temperature: float) -> dict[str, Any]:
     identity = _identity(metas)
-    video_cfg, audio_cfg = identity["video"].get("config") or {}, identity["audio"].get("config") or {}
     report = result["test"] or result["val"]
     return {
         "backbones": identity,
-        "preprocessing": {"num_frames": video_cfg.get("num_frames"), "sample_rate": audio_cfg.get("sample_rate"),
-                          **video_cfg.get("faces", crop_settings())},
+        "preprocessing": _preprocessing(identity),
         "calibration": {"temperature": temperature, "fitted_on": "val", **{
             k: report["calibration"][k] for k in ("ece_before", "ece_after")}},
         "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},

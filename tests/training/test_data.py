@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 
 from mmer.datasets import DatasetError, read_manifest, write_manifest
 from mmer.features.cache import FeatureCache
-from mmer.training.data import feature_statistics, load_features
+from mmer.training.data import ABSENT_DIM, feature_statistics, load_features
 from mmer.training.sample_features import make_sample_features
 
 SMALL = {"actors": {"ravdess": 2, "cremad": 2}, "clips_per_class": 2, "video_frames": 4, "video_dim": 6,
@@ -75,8 +76,11 @@ def test_features_made_with_other_settings_count_as_missing(cache: Path) -> None
 def test_dataset_filter_and_errors(cache: Path, tmp_path: Path) -> None:
     features, _ = load_features(cache / "manifest.csv", cache, dataset="cremad")
     assert set(features.datasets) == {"cremad"} and len(features) == 2 * 6 * 2
-    with pytest.raises(FileNotFoundError, match="extract-audio"):
-        shutil.rmtree(cache / "audio_features")
+    shutil.rmtree(cache / "audio_features")
+    with pytest.raises(FileNotFoundError, match="extract-audio"):  # asked for (a checkpoint's), but not there
+        load_features(cache / "manifest.csv", cache, modalities=("video", "audio"))
+    shutil.rmtree(cache / "video_features")
+    with pytest.raises(FileNotFoundError, match="extract-video` and/or `mmer extract-audio"):
         load_features(cache / "manifest.csv", cache)
 
 
@@ -117,3 +121,43 @@ def test_without_a_modality_leaves_out_clips_that_had_only_it(cache: Path) -> No
     assert int(features.video_lengths.sum()) > 0  # the original is untouched
     with pytest.raises(ValueError, match="video or audio"):
         features.without("face")
+
+
+# --- one modality ----------------------------------------------------------------------------------
+
+
+def test_a_root_with_audio_features_only_gives_an_audio_only_set(tmp_path: Path) -> None:
+    make_sample_features(tmp_path, **SMALL, modalities=("audio",))
+    assert not (tmp_path / "video_features").exists()
+    features, report = load_features(tmp_path / "manifest.csv", tmp_path)
+    assert features.modalities == ("audio",)
+    assert len(features) == len(read_manifest(tmp_path / "manifest.csv")) == report.used
+    assert int(features.video_lengths.sum()) == 0 and features.video_dim == ABSENT_DIM
+    assert torch.count_nonzero(features.video) == 0
+    assert bool((features.audio_lengths == 1).all()) and features.audio_dim == SMALL["audio_dim"]
+    assert report.missing == [] and report.counts()["missing_video"] == 0  # absent by design, not missing
+    assert features.subset([0, 1]).modalities == ("audio",)
+    mean, std = feature_statistics(features, "video")
+    assert torch.equal(mean, torch.zeros(ABSENT_DIM)) and torch.equal(std, torch.ones(ABSENT_DIM))
+    with pytest.raises(ValueError, match="audio only"):
+        features.without("audio")
+    assert len(features.without("video")) == len(features)
+
+
+def test_a_modality_no_manifest_clip_has_is_not_used(cache: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Audio features of audio-only clips extracted into a root that also holds other clips' video
+    features: a voice-only set, not an audio-video one whose every clip lacks its video."""
+    records = read_manifest(cache / "manifest.csv")
+    voice = [dataclasses.replace(r, clip_id=f"voice-{r.clip_id}") for r in records[:12]]
+    audio = FeatureCache(cache, "audio")
+    for r in voice:
+        audio.write(r.clip_id, np.ones(SMALL["audio_dim"]), audio.meta()["config_hash"])
+    write_manifest(voice, tmp_path / "voice.csv")
+    with caplog.at_level("WARNING"):
+        features, report = load_features(tmp_path / "voice.csv", cache)
+    assert features.modalities == ("audio",) and report.missing == [] and len(features) == 12
+    assert "no manifest clip has video features" in caplog.text
+    # Asked for explicitly (as a checkpoint that uses both would), video is read and found missing.
+    both, report = load_features(tmp_path / "voice.csv", cache, modalities=("video", "audio"))
+    assert both.modalities == ("video", "audio") and report.counts()["missing_video"] == 12

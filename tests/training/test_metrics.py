@@ -185,3 +185,14 @@ def test_format_metrics_table_contains_the_numbers() -> None:
     hap = next(line for line in lines if line.startswith("HAP"))
     assert hap.split() == ["HAP", "0.667", "1.000", "0.800", "2"]
     assert sum(line.split()[0] in CLASSES for line in lines[1:]) == 6
+
+
+def test_no_answer_counts_as_an_error_and_falls_in_no_cell() -> None:
+    """A voice clip in which no speech was heard (-1) is wrong for WAR and its class's recall."""
+    m = classification_metrics([0, 0, 1, 1, 2, 2], [0, -1, 1, 1, 2, 0], abstain=True)
+    assert m["no_answer"] == 1 and m["per_class"]["NEU"]["no_answer"] == 1
+    assert m["war"] == pytest.approx(4 / 6)
+    assert m["per_class"]["NEU"]["recall"] == 0.5 and m["per_class"]["NEU"]["support"] == 2
+    assert np.sum(m["confusion"]) == 5 and m["confusion"][0][0] == 1
+    with pytest.raises(ValueError):
+        classification_metrics([0, 1], [0, -1])  # without abstain, -1 is not a class
