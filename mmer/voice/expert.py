@@ -1,0 +1,174 @@
+"""The voice expert: speech in an upload → six calibrated probabilities per window of speech.
+
+Its weights ship inside the package (``mmer/assets/voice-ravdess/``, made by ``mmer train-voice``),
+so it works offline. It reads only what the VAD calls speech: silence, music and noise are not
+scored, so they never turn into "Neutral". A window's speech is read exactly as a training clip
+was: from its first word to its last, normalised within itself (:mod:`mmer.voice.features`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from mmer.features.base import BackboneUnavailable
+from mmer.labels import CLASSES
+from mmer.training.metrics import softmax
+from mmer.voice import vad
+from mmer.voice.features import SAMPLE_RATE, voice_frames
+from mmer.voice.model import VoiceNet, VoiceNetConfig
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_DIR = ASSETS / "voice-ravdess"
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+FORMAT = "mmer-voice-expert"
+FORMAT_VERSION = 1
+
+#: Voice windows: about a training clip's length (RAVDESS speech spans 1.5-4 s).
+WINDOW_S = 3.0
+#: A window with less speech than this is not scored (a cough, a click, one syllable).
+MIN_SPEECH_S = 0.3
+
+
+@dataclass(frozen=True)
+class VoiceWindow:
+    """What the voice expert said about ``[start, end)``; ``probs`` is None where nobody spoke."""
+
+    start: float
+    end: float
+    speech_s: float
+    probs: np.ndarray | None
+
+
+def sha256(path: Path) -> str:
+    """The weights file's sha256 (the one file hash mmer has, in :mod:`mmer.weights`)."""
+    from mmer.weights import _sha256
+
+    return _sha256(path)
+
+
+def window_edges(duration: float, window_s: float = WINDOW_S) -> list[float]:
+    """Windows of ``window_s`` over ``[0, duration]``; one window up to 1.5 windows long, and a last
+    remainder under half a window joined to the window before."""
+    if duration <= 1.5 * window_s:
+        return [0.0, duration]
+    edges = list(np.arange(0.0, duration, window_s)) + [duration]
+    if duration - edges[-2] < window_s / 2:
+        del edges[-2]
+    return [float(e) for e in edges]
+
+
+class VoiceExpert:
+    """A loaded voice model (thread-safe: inference only, no state between calls)."""
+
+    def __init__(self, directory: str | Path = DEFAULT_DIR, *, verify: bool = True) -> None:
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BackboneUnavailable(f"cannot read the voice model's {config_path}: {exc}") from exc
+        if config.get("format") != FORMAT or int(config.get("format_version", 0)) > FORMAT_VERSION:
+            raise BackboneUnavailable(f"{config_path} is not a voice model this version of mmer can load")
+        if tuple(config.get("classes", ())) != CLASSES:
+            raise BackboneUnavailable(f"{config_path}: classes {config.get('classes')} are not {list(CLASSES)}")
+        if verify and config.get("sha256") and sha256(weights_path) != config["sha256"]:
+            raise BackboneUnavailable(f"{weights_path} does not match the sha256 in its config.json")
+        self.config = config
+        self.net_config = VoiceNetConfig.from_dict(config["net"])
+        self.normalisation = str(config.get("normalisation", "utterance"))
+        self.temperature = float(config.get("temperature", 1.0))
+        self.model = VoiceNet(self.net_config)
+        try:
+            self.model.load_state_dict(load_file(str(weights_path), device="cpu"), strict=True)
+        except (OSError, RuntimeError, SafetensorError) as exc:
+            raise BackboneUnavailable(f"cannot load the voice model's weights {weights_path}: "
+                                      f"{str(exc).splitlines()[0]}") from exc
+        self.model.eval()
+        self.directory = directory
+        self.name = str(config.get("name", directory.name))
+        vad.load()
+
+    def info(self) -> dict[str, Any]:
+        """Identity and headline figures, for ``GET /`` and every answer."""
+        return {"name": self.name, "data": self.config.get("data"), "calibrated": True,
+                "temperature": self.temperature, "figures": self.config.get("figures", {}),
+                "model_card": "mmer/assets/" + self.directory.name + "/MODEL_CARD.md"}
+
+    def logits(self, speech: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 6) logits for stretches of speech, each read alone."""
+        out = np.zeros((len(speech), len(CLASSES)), np.float32)
+        with torch.inference_mode():
+            for i, wave in enumerate(speech):
+                x = torch.from_numpy(voice_frames(wave, self.normalisation))[None]
+                out[i] = self.model(x, torch.tensor([x.shape[1]]))[0].numpy()
+        return out
+
+    def probabilities(self, speech: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, 6) calibrated probabilities (softmax of logits / the fitted temperature)."""
+        if not len(speech):
+            return np.zeros((0, len(CLASSES)))
+        return softmax(self.logits(speech), self.temperature)
+
+    def windows(self, wave: np.ndarray, duration: float | None = None,
+                window_s: float = WINDOW_S) -> tuple[list[VoiceWindow], list[vad.Speech]]:
+        """Score each window of ``wave`` (mono 16 kHz, starting at 0 s) that holds speech
+        (:func:`read_windows`)."""
+        return read_windows(wave, self.probabilities, duration, window_s)
+
+
+def read_windows(wave: np.ndarray, probabilities: Callable[[list[np.ndarray]], np.ndarray],
+                 duration: float | None = None,
+                 window_s: float = WINDOW_S) -> tuple[list[VoiceWindow], list[vad.Speech]]:
+    """How an upload is heard: the VAD over all of ``wave``, windows of ``window_s``, and in each
+    window with at least :data:`MIN_SPEECH_S` of speech, the stretch from its first to its last word
+    scored by ``probabilities`` (a list of waves → (N, 6)). The recipe's cross-validation reads its
+    test clips through this same function, so its figures are the service's.
+
+    Returns the windows and the VAD's speech regions (for per-segment speech seconds).
+    """
+    wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+    duration = len(wave) / SAMPLE_RATE if duration is None else duration
+    regions = vad.speech_regions(wave)
+    edges = window_edges(max(duration, len(wave) / SAMPLE_RATE), window_s)
+    pending: list[tuple[float, float, float, np.ndarray | None]] = []
+    for start, end in zip(edges, edges[1:], strict=False):
+        inside = [vad.Speech(max(r.start, start), min(r.end, end)) for r in regions
+                  if r.end > start and r.start < end]
+        seconds = vad.speech_seconds(inside)
+        span = vad.speech_span(inside)
+        piece = None
+        if span is not None and seconds >= MIN_SPEECH_S:
+            piece = wave[int(span.start * SAMPLE_RATE):int(np.ceil(span.end * SAMPLE_RATE))]
+        pending.append((start, end, seconds, piece))
+    pieces = [p for *_, p in pending if p is not None]
+    probs = probabilities(pieces) if pieces else np.zeros((0, len(CLASSES)))
+    out, k = [], 0
+    for start, end, seconds, piece in pending:
+        p = None
+        if piece is not None:
+            p, k = probs[k], k + 1
+        out.append(VoiceWindow(start, end, seconds, p))
+    return out, regions
+
+
+def clip_probabilities(windows: Sequence[VoiceWindow]) -> np.ndarray | None:
+    """The voice's answer over a whole upload: its scored windows averaged, each weighted by its
+    seconds of speech; None when no window had speech."""
+    scored = [w for w in windows if w.probs is not None]
+    if not scored:
+        return None
+    seconds = np.array([max(w.speech_s, 1e-3) for w in scored])
+    return (np.stack([w.probs for w in scored]) * seconds[:, None]).sum(axis=0) / seconds.sum()

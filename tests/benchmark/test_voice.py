@@ -1,0 +1,29 @@
+"""`mmer benchmark voice`: the shipped voice expert on real RAVDESS speech, read as uploads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mmer.cli import main
+
+
+@pytest.mark.slow
+def test_the_shipped_voice_expert_on_its_held_out_actors(shared_data: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "voice", "--data", str(shared_data), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["held_out"] and len(result["actors"]) == 4 and result["metrics"]["n"] == 4 * 52
+    assert result["metrics"]["uar"] > 0.5 and 0 <= result["ece"] < 0.3  # chance is 1/6
+    assert main(["benchmark", "voice", "--data", str(shared_data / "ravdess-speech-16k"), "--actors", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "the actors asked for: 03 (52 files" in out and "confusion" in out
+
+
+def test_a_folder_without_ravdess_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["benchmark", "voice", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["benchmark", "voice", "--data", str(tmp_path)]) == 2
+    assert "no RAVDESS Actor_* folders" in capsys.readouterr().err

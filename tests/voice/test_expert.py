@@ -1,0 +1,112 @@
+"""The shipped voice expert: its files match its config and card, and it hears real emotion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from mmer import media
+from mmer.features.base import BackboneUnavailable
+from mmer.labels import CLASSES, RAVDESS_EMOTIONS
+from mmer.voice import expert as voice_expert
+from mmer.voice.expert import DEFAULT_DIR, VoiceExpert, clip_probabilities, window_edges
+from tests.helpers import tone
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def voice() -> VoiceExpert:
+    return VoiceExpert()
+
+
+def test_the_shipped_files_match_their_config_and_card() -> None:
+    config = json.loads((DEFAULT_DIR / "config.json").read_text())
+    weights = DEFAULT_DIR / "model.safetensors"
+    assert weights.stat().st_size <= 5 * 1024 * 1024
+    assert voice_expert.sha256(weights) == config["sha256"]
+    assert config["classes"] == list(CLASSES)
+    tensors = load_file(str(weights))
+    assert sum(t.size for t in tensors.values() if t.ndim > 0) >= config["parameters"] * 0.99
+    card = (DEFAULT_DIR / "MODEL_CARD.md").read_text()
+    assert "CC BY-NC-SA 4.0" in card and "make voice-model" in card
+    uar = config["figures"]["uar"]
+    assert f"{uar['mean']:.3f} ± {uar['std']:.3f}" in card
+    assert config["temperature"] > 0
+
+
+def test_a_corrupted_file_is_refused(tmp_path: Path) -> None:
+    for name in ("config.json", "model.safetensors", "MODEL_CARD.md"):
+        (tmp_path / name).write_bytes((DEFAULT_DIR / name).read_bytes())
+    data = bytearray((tmp_path / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(BackboneUnavailable, match="sha256"):
+        VoiceExpert(tmp_path)
+
+
+def test_windows_of_an_upload() -> None:
+    assert window_edges(4.0) == [0.0, 4.0]
+    assert window_edges(9.0) == [0.0, 3.0, 6.0, 9.0]
+    assert window_edges(10.0) == [0.0, 3.0, 6.0, 10.0]
+
+
+def test_silence_and_a_tone_are_not_scored(voice: VoiceExpert) -> None:
+    windows, regions = voice.windows(np.concatenate([np.zeros(2 * SR, np.float32), tone(2.0)]))
+    assert regions == [] and all(w.probs is None for w in windows)
+
+
+def test_real_voices_are_read_as_calibrated_probabilities(voice: VoiceExpert, shared_data: Path) -> None:
+    wave = media.decode_audio(shared_data / "ravdess-speech-16k/Actor_02/03-01-05-02-01-01-02.flac")
+    windows, regions = voice.windows(wave)
+    assert len(windows) == 1 and regions
+    probs = windows[0].probs
+    assert probs is not None and probs.shape == (6,) and probs.sum() == pytest.approx(1.0)
+    # speech only in the second half of a long recording: the first windows are not scored
+    long = np.concatenate([np.zeros(7 * SR, np.float32), wave])
+    windows, _ = voice.windows(long)
+    assert [(w.start, w.end) for w in windows] == [(0.0, 3.0), (3.0, 6.0), (6.0, 9.0), (9.0, len(long) / SR)]
+    assert [w.probs is None for w in windows] == [True, True, False, False]  # speech from about 7.5 s on
+
+
+def test_the_card_is_the_one_its_run_wrote() -> None:
+    """MODEL_CARD.md, config.json and cv.json come from one `make voice-model` run: the card is
+    exactly what that run renders, and GET /'s headline figures are the cross-validation's."""
+    from mmer.voice.card import render_card
+
+    config = json.loads((DEFAULT_DIR / "config.json").read_text())
+    cv = json.loads((DEFAULT_DIR / "cv.json").read_text())
+    assert (DEFAULT_DIR / "MODEL_CARD.md").read_text() == render_card(config, cv, "make voice-model")
+    assert len(cv["folds"]) == 6 and sum(f["clips"] for f in cv["folds"]) == 1248
+    for key in ("war", "uar", "macro_f1"):
+        assert config["figures"][key]["mean"] == round(cv["summary"][key]["mean"], 4)
+    tested = sorted(a for f in cv["folds"] for a in f["test_actors"])
+    assert tested == [f"ravdess_{i:02d}" for i in range(1, 25)]  # every actor tested once, unseen
+
+
+@pytest.mark.slow
+def test_the_shipped_model_hears_emotion_in_voices_it_never_trained_on(voice: VoiceExpert,
+                                                                       shared_data: Path) -> None:
+    """The shipped weights on their held-out actors (they chose its epoch and temperature, never its
+    weights), each clip read as an upload: far above chance (1/6)."""
+    from mmer.training.metrics import classification_metrics
+
+    config = voice.config
+    root = shared_data / "ravdess-speech-16k"
+    truth, predicted = [], []
+    for actor in config["final"]["val_actors"]:
+        for path in sorted((root / f"Actor_{actor.split('_')[-1]}").glob("*.flac")):
+            abbr = RAVDESS_EMOTIONS[path.stem.split("-")[2]][1]
+            if abbr is None:  # surprised: no class here
+                continue
+            windows, _ = voice.windows(media.decode_audio(path))
+            probs = clip_probabilities(windows)
+            truth.append(CLASSES.index(abbr))
+            predicted.append(-1 if probs is None else int(probs.argmax()))  # no speech heard: an error
+    assert len(truth) == 4 * 52
+    metrics = classification_metrics(truth, predicted, abstain=True)
+    assert metrics["no_answer"] <= 5 and metrics["uar"] > 0.5, metrics
