@@ -309,22 +309,31 @@ def _pick(
     return t, _rgb(frame)
 
 
-def decode_audio(path: PathLike, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
+def decode_audio(path: PathLike, sample_rate: int = AUDIO_SAMPLE_RATE, *,
+                 max_seconds: float | None = None) -> np.ndarray:
     """The first audio stream as mono float32 in [-1, 1] at ``sample_rate``.
 
     Raises :class:`NoAudioStream` for a file without audio, so callers can treat a silent
-    video as a missing modality rather than a broken file.
+    video as a missing modality rather than a broken file. With ``max_seconds``, decoding stops
+    once that much sound has come out (what is returned is that much, not the rest of the file).
     """
+    limit = None if max_seconds is None else int(max_seconds * sample_rate)
     with _open(path) as container:
         if not container.streams.audio:
             raise NoAudioStream(f"{Path(path).name}: no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
+        total = 0
         for frame in container.decode(stream):
             frame.pts = None  # let the resampler follow sample counts, not container timestamps
-            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-        chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+                total += chunks[-1].size
+            if limit is not None and total >= limit:
+                break
+        else:
+            chunks.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)

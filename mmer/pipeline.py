@@ -2,9 +2,10 @@
 
 Two predictors behind one interface, chosen by :func:`load_predictor`:
 
-- :class:`FacePredictor`, the embedded default: faces on sampled frames, the pretrained
-  facial-expression CNN on each face, FER's seven classes mapped onto ours (surprise removed,
-  renormalised) and averaged over frames. Video only; works offline.
+- :class:`DefaultPredictor`, the embedded default: the face expert (the pretrained
+  facial-expression CNN on the main face of sampled frames, FER's seven classes mapped onto ours)
+  and the voice expert (:mod:`mmer.voice`, on the speech the VAD finds), pooled per segment
+  (:mod:`mmer.pooling`). Works offline; either expert answers alone when the other has nothing.
 - :class:`FusionPredictor`: a checkpoint written by ``mmer train``. The clip is cut into windows
   the length of a training clip; per window the checkpoint's own video and audio backbones embed
   the face crops and the sound, exactly as feature extraction did, and the fusion model answers
@@ -31,11 +32,14 @@ import numpy as np
 import torch
 
 from mmer import media
+from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
 from mmer.faces import get_detector
 from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.boxes import FrameBoxes, detect_frames
 from mmer.faces.crop import BoxLookup, crop_face, crop_settings
 from mmer.labels import CLASS_NAMES, CLASSES
+from mmer.pooling import pool, temper
+from mmer.voice.expert import clip_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,9 @@ class Prediction:
     timing_ms: dict[str, float]
     sample_frames: int
     frames_analysed: int
+    #: What each expert of the default model said overall, and how they were pooled (None for a checkpoint).
+    experts: dict[str, Any] | None = None
+    fusion: dict[str, Any] | None = None
 
     @property
     def emotion(self) -> str:
@@ -115,7 +122,9 @@ class Prediction:
                 "confidence": self.scores[emotion], "scores": self.scores, "modalities": self.modalities,
                 "timeline": self.timeline, "model": self.model, "duration_s": self.duration_s,
                 "timing_ms": self.timing_ms, "sample_frames": self.sample_frames,
-                "frames_analysed": self.frames_analysed}
+                "frames_analysed": self.frames_analysed,
+                **({"experts": self.experts} if self.experts is not None else {}),
+                **({"fusion": self.fusion} if self.fusion is not None else {})}
 
 
 def sniff_media(head: bytes) -> str | None:
@@ -144,21 +153,31 @@ def sniff_media(head: bytes) -> str | None:
 
 
 def check_video(path: Path, limits: Limits) -> tuple[media.MediaInfo, float]:
-    """Headers → (info, duration); refuses what the limits exclude before any frame is decoded."""
+    """Headers → (info, duration) of a video; refuses what the limits exclude before any frame is decoded."""
+    return check_media(path, limits, need_video=True)
+
+
+def check_media(path: Path, limits: Limits, *, need_video: bool = False) -> tuple[media.MediaInfo, float]:
+    """Headers → (info, duration) of a video or an audio file, refused early where the limits say."""
     try:
         info = media.probe(path)
-        if not info.has_video:
+        if need_video and not info.has_video:
             raise InputError("not_video", "the file has no video stream (audio only?); send a video")
         if info.width and info.height and info.width * info.height > limits.max_pixels:
             raise InputError("frame_too_large", f"frames are {info.width}×{info.height}; the limit is "
                              f"{limits.max_pixels:,} pixels per frame (4K UHD by default): downscale the video")
-        duration = info.duration if info.duration is not None else media.clip_duration(path)
+        if info.duration is not None:
+            duration = info.duration
+        elif info.has_video:
+            duration = media.clip_duration(path)
+        else:  # an audio stream without a declared length (streamed WebM/Ogg): count its samples
+            duration = len(media.decode_audio(path, max_seconds=limits.max_duration_s + 1)) / media.AUDIO_SAMPLE_RATE
     except media.MediaError as exc:
-        raise InputError("undecodable", f"the file cannot be decoded as video: {exc}") from exc
+        raise InputError("undecodable", f"the file cannot be decoded: {exc}") from exc
     if duration > limits.max_duration_s:
-        raise InputError("too_long", f"the video is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s")
+        raise InputError("too_long", f"the file is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s")
     if duration < limits.min_duration_s:
-        raise InputError("too_short", f"the video is {duration:.2f} s long; send at least {limits.min_duration_s} s")
+        raise InputError("too_short", f"the file is {duration:.2f} s long; send at least {limits.min_duration_s} s")
     return info, duration
 
 
@@ -280,12 +299,15 @@ class _Clock:
         self.ms: dict[str, float] = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         self.started = time.perf_counter()
 
+    def add(self, stage: str, ms: float) -> None:
+        self.ms[stage] = self.ms.get(stage, 0.0) + ms
+
     def timed(self, stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
-            self.ms[stage] += (time.perf_counter() - t0) * 1000
+            self.add(stage, (time.perf_counter() - t0) * 1000)
 
     def iterate(self, stage: str, items: Iterator[Any]) -> Iterator[Any]:
         while True:
@@ -358,43 +380,139 @@ class Predictor(ABC):
         """Blocking and CPU-heavy: the service runs it in a worker thread."""
 
 
-class FacePredictor(Predictor):
-    """The embedded default: the pretrained facial-expression CNN on every sampled face."""
+class DefaultPredictor(Predictor):
+    """The embedded default: two experts and a written-down rule to combine them.
+
+    - the face expert, the pretrained facial-expression CNN, on the main face of each sampled frame;
+    - the voice expert (:mod:`mmer.voice`), trained on RAVDESS speech, on each window of speech
+      the VAD finds (silence, music and noise are not scored);
+    - per timeline segment, and overall, their calibrated probabilities pooled log-linearly
+      (:mod:`mmer.pooling`); a modality with nothing to say in a segment contributes nothing.
+
+    Either expert alone answers when the other has nothing: a silent video is read from the face,
+    an audio file (a voice memo) from the voice.
+    """
 
     kind = "default"
-    modalities = ("video",)
+    modalities = ("video", "audio")
 
-    def __init__(self, *, device: str = "auto", limits: Limits = Limits(), cache_dir: Path | None = None) -> None:
+    def __init__(self, *, device: str = "auto", limits: Limits = Limits(), cache_dir: Path | None = None,
+                 voice_dir: Path | None = None) -> None:
         from mmer.features.fer import FerBackbone, FerNet
+        from mmer.voice.expert import DEFAULT_DIR, VoiceExpert
 
         super().__init__(limits=limits)
         self.backbone = FerBackbone.from_default(cache_dir, device=device)
         #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
         #: without a 224-pixel intermediate that the CNN would shrink again.
         self.crop_size = FerNet.INPUT_SIZE
-        self.name = "fer-mini-xception"
-        self.source = self.backbone.source
+        self.voice = VoiceExpert(voice_dir or DEFAULT_DIR)
+        #: The face card (`make face-card`): the temperature calibrating the face's six-class answers.
+        self.face_card = load_face_card()
+        self.face_temperature = float(self.face_card.get("temperature", 1.0))
+        if not self.face_card:
+            log.warning("no face card in %s: the face expert's answers are not calibrated (run `make face-card`)",
+                        FACE_CARD_DIR)
+        self.weights = {"face": FACE_WEIGHT, "voice": VOICE_WEIGHT}
+        self.name = "mmer-default:fer-mini-xception+" + self.voice.name
+        self.source = "builtin"
+        self.calibrated = True
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "experts": {
+            "face": {"name": "fer-mini-xception", "data": "FER2013", "calibrated": bool(self.face_card),
+                     "temperature": self.face_temperature, "figures": self.face_card.get("headline", {}),
+                     "model_card": "mmer/assets/" + FACE_CARD_DIR.name + "/MODEL_CARD.md"},
+            "voice": self.voice.info()},
+            "fusion": {"rule": "log-linear pooling", "weights": dict(self.weights)}}
 
     def frame_count(self, duration: float, sample_frames: int) -> int:
         """``sample_frames``, or more for long videos: at least :data:`TIMELINE_FPS` frames per second."""
         return max(sample_frames, math.ceil(duration * TIMELINE_FPS))
 
     def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
-        from mmer.features.fer import to_six
-
         clock = _Clock()
         sample_frames = self.check_sample_frames(sample_frames)
-        info, duration = check_video(Path(path), self.limits)
-        n = self.frame_count(duration, sample_frames)
+        path = Path(path)
+        info, duration = check_media(path, self.limits)
+        n = self.frame_count(duration, sample_frames) if info.has_video else 0
+        face = self._faces(path, duration, n, clock) if info.has_video else None
+        voice = self._voice(path, duration, clock) if info.has_audio else None
+        face_ok = face is not None and len(face[1]) > 0
+        voice_ok = voice is not None and any(w.probs is not None for w in voice[0])
+        if not face_ok and not voice_ok:
+            found = []
+            if info.has_video:
+                found.append(f"no face in any of the {n} frames analysed")
+            found.append("no speech in the sound" if info.has_audio else "no sound track")
+            raise InputError("no_signal", f"nothing to read an emotion from: {' and '.join(found)}")
+        t0 = time.perf_counter()
+        edges = segment_edges(duration, SEGMENT_S)
+        sampled = np.asarray(media.sample_times(duration, n)) if n else np.zeros(0)
+        timeline = []
+        for start, end in zip(edges, edges[1:], strict=False):
+            face_p = None
+            extra: dict[str, Any] = {}
+            if info.has_video:
+                inside = (face[1] >= start) & (face[1] < end) if face_ok else np.zeros(0, bool)
+                face_p = face[0][inside].mean(axis=0) if inside.any() else None
+                extra.update(frames=int(((sampled >= start) & (sampled < end)).sum()), faces=int(inside.sum()))
+            voice_p, speech = None, 0.0
+            if voice is not None:
+                windows, regions = voice
+                speech = vad_seconds(regions, start, end)
+                mid = (start + end) / 2
+                window = next((w for w in windows if w.start <= mid < w.end), windows[-1] if windows else None)
+                if window is not None and window.probs is not None and speech >= MIN_SEGMENT_SPEECH_S:
+                    voice_p = window.probs
+            pooled = pool({"face": face_p, "voice": voice_p}, self.weights)
+            timeline.append(_segment(start, end, pooled.probs, **extra, speech_s=round(speech, 2),
+                                     face=_scores_or_none(face_p), voice=_scores_or_none(voice_p),
+                                     dominant=pooled.dominant))
+        face_all = face[0].mean(axis=0) if face_ok else None
+        voice_all = clip_probabilities(voice[0]) if voice_ok else None
+        overall = pool({"face": face_all, "voice": voice_all}, self.weights)
+        clock.add("model", (time.perf_counter() - t0) * 1000)
+        face_detail = ("the file has no video" if not info.has_video else
+                       f"a face in {len(face[1])} of {n} frames" if face_ok else f"no face in any of the {n} frames")
+        if voice is None:
+            voice_detail = "the file has no sound"
+        else:
+            total_speech = vad_seconds(voice[1])
+            scored = sum(w.probs is not None for w in voice[0])
+            voice_detail = (f"{total_speech:.1f} s of speech, scored in {scored} of {len(voice[0])} window(s)"
+                            if voice_ok else "no speech found in the sound (silence, music or noise is not scored)")
+        used = [m for m, ok in (("video", face_ok), ("audio", voice_ok)) if ok]
+        modalities = {
+            "model": list(self.modalities), "used": used, "missing": [m for m in self.modalities if m not in used],
+            "available": {"video": info.has_video, "audio": info.has_audio},
+            "detail": {"video": face_detail, "audio": voice_detail},
+        }
+        experts = {
+            "face": {"scores": _scores_or_none(face_all), "used": face_ok, "detail": face_detail,
+                     "weight": self.weights["face"]},
+            "voice": {"scores": _scores_or_none(voice_all), "used": voice_ok, "detail": voice_detail,
+                      "weight": self.weights["voice"]},
+        }
+        fusion = {"rule": "log-linear pooling", "weights": dict(self.weights), "dominant": overall.dominant,
+                  "agree": overall.agree}
+        return Prediction(scores=_scores(overall.probs), modalities=modalities, timeline=timeline,
+                          model=self.info(), duration_s=round(duration, 3), timing_ms=clock.result(),
+                          sample_frames=sample_frames, frames_analysed=n, experts=experts, fusion=fusion)
+
+    def _faces(self, path: Path, duration: float, n: int, clock: _Clock) -> tuple[np.ndarray, np.ndarray]:
+        """(per-face six-class probabilities, the sample time each stands for)."""
+        from mmer.features.fer import to_six
+
         times = media.sample_times(duration, n)
         found_times: list[float] = []
-        probs: list[np.ndarray] = []
+        probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
         crops: list[np.ndarray] = []
 
         def flush() -> None:
             if crops:
                 _, p7 = clock.timed("model", self.backbone.predict, np.stack(crops))
-                probs.append(to_six(p7))
+                probs.append(temper(to_six(p7), self.face_temperature))
                 crops.clear()
 
         frames = clock.iterate("decode", _background(media.iter_frames_at(path, times)))
@@ -414,28 +532,44 @@ class FacePredictor(Predictor):
         except media.MediaError as exc:
             raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
         check_coverage(duration, last_frame)
-        if not found_times:
-            raise InputError("no_signal", f"no face was found in any of the {n} frames analysed; the default model "
-                             "reads facial expressions only")
-        per_frame = np.concatenate(probs)
-        face_times = np.asarray(found_times)
-        timeline = []
-        edges = segment_edges(duration, SEGMENT_S)
-        sampled = np.asarray(times)
-        for start, end in zip(edges, edges[1:], strict=False):
-            inside = (face_times >= start) & (face_times < end)
-            frames_in = int(((sampled >= start) & (sampled < end)).sum())
-            timeline.append(_segment(start, end, per_frame[inside].mean(axis=0) if inside.any() else None,
-                                     frames=frames_in, faces=int(inside.sum())))
-        modalities = {
-            "model": ["video"], "used": ["video"], "missing": [],
-            "available": {"video": True, "audio": info.has_audio},
-            "detail": {"video": f"a face in {len(found_times)} of {n} frames",
-                       "audio": "not used by this model" + ("" if info.has_audio else " (the video has no sound)")},
-        }
-        return Prediction(scores=_scores(per_frame.mean(axis=0)), modalities=modalities, timeline=timeline,
-                          model=self.info(), duration_s=round(duration, 3), timing_ms=clock.result(),
-                          sample_frames=sample_frames, frames_analysed=n)
+        return np.concatenate(probs), np.asarray(found_times)
+
+    def _voice(self, path: Path, duration: float, clock: _Clock) -> tuple[list, list] | None:
+        """The voice expert's windows and the VAD's speech regions; None when the sound is unreadable."""
+        from mmer.voice.features import SAMPLE_RATE
+
+        try:
+            wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
+                               max_seconds=self.limits.max_duration_s + 1)
+        except media.NoAudioStream:
+            return None
+        except media.MediaError as exc:
+            raise InputError("undecodable", f"the sound cannot be decoded: {exc}") from exc
+        if wave.size < SAMPLE_RATE * 0.1:
+            return [], []
+        return clock.timed("voice", self.voice.windows, wave, duration)
+
+
+#: Log-linear pooling weights of the default's experts (see :mod:`mmer.pooling`). Both experts'
+#: probabilities are taken at face value (weight 1: the product of experts).
+FACE_WEIGHT = 1.0
+VOICE_WEIGHT = 1.0
+#: A timeline segment gets a voice opinion only if at least this much of it is speech.
+MIN_SEGMENT_SPEECH_S = 0.1
+
+
+def _scores_or_none(probs: np.ndarray | None) -> dict[str, float] | None:
+    return None if probs is None else _scores(probs)
+
+
+def vad_seconds(regions: Sequence[Any], start: float = 0.0, end: float = math.inf) -> float:
+    from mmer.voice.vad import speech_seconds
+
+    return speech_seconds(regions, start, end)
+
+
+#: The name earlier versions gave the default predictor (it read only the face then).
+FacePredictor = DefaultPredictor
 
 
 @dataclass
@@ -484,7 +618,7 @@ class FusionPredictor(Predictor):
 
     def __init__(self, checkpoint_dir: str | Path, *, device: str = "auto", limits: Limits = Limits(),
                  window_s: float | None = None) -> None:
-        from mmer.checkpoint import CheckpointError, load_checkpoint
+        from mmer.checkpoint import CheckpointError, checkpoint_modalities, load_checkpoint
         from mmer.features.hub import select_device
         from mmer.features.registry import load_audio_backbone, load_video_backbone
 
@@ -493,17 +627,22 @@ class FusionPredictor(Predictor):
         config = self.checkpoint.config
         prep = config.get("preprocessing", {})
         super().__init__(limits=limits, face_size=prep.get("face_size"), face_margin=prep.get("face_margin"))
-        video_id, audio_id = config["backbones"]["video"], config["backbones"]["audio"]
-        self.video_backbone = load_video_backbone(video_id["backbone"], _source(video_id), device=str(self.device),
-                                                  num_frames=prep.get("num_frames"))
-        self.audio_backbone = load_audio_backbone(audio_id["backbone"], _source(audio_id), device=str(self.device))
+        #: A single-modality checkpoint (``mmer train`` on audio-only or video-only features) has no
+        #: backbone for the other modality and never reads it.
+        self.modalities = checkpoint_modalities(config)
+        video_id, audio_id = config["backbones"].get("video"), config["backbones"].get("audio")
+        self.video_backbone = None if video_id is None else load_video_backbone(
+            video_id["backbone"], _source(video_id), device=str(self.device), num_frames=prep.get("num_frames"))
+        self.audio_backbone = None if audio_id is None else load_audio_backbone(
+            audio_id["backbone"], _source(audio_id), device=str(self.device))
         for backbone, identity in ((self.video_backbone, video_id), (self.audio_backbone, audio_id)):
-            if backbone.dim != identity.get("dim"):
+            if backbone is not None and backbone.dim != identity.get("dim"):
                 raise CheckpointError(f"{backbone.name} gives {backbone.dim}-d features; the checkpoint expects "
                                       f"{identity.get('dim')}")
-        self.num_frames = self.video_backbone.num_frames
+        self.num_frames = self.video_backbone.num_frames if self.video_backbone is not None else 0
         self.face_every: int | None = int(prep["face_every"]) if "face_every" in prep else None
-        self.sample_rate = self.audio_backbone.sample_rate
+        self.sample_rate = (self.audio_backbone.sample_rate if self.audio_backbone is not None
+                            else media.AUDIO_SAMPLE_RATE)
         #: A window is one training clip's length (RAVDESS ≈ 3.5 s, CREMA-D ≈ 2.5 s).
         self.window_s = float(window_s or config.get("preprocessing", {}).get("window_s", 3.0))
         self.name = f"mmer-fusion:{config.get('training', {}).get('run_id', Path(checkpoint_dir).name)}"
@@ -524,33 +663,39 @@ class FusionPredictor(Predictor):
         clock = _Clock()
         self.check_sample_frames(sample_frames)  # validated for a uniform API; the checkpoint fixes its frames
         path = Path(path)
-        info, duration = check_video(path, self.limits)
+        reads_video, reads_audio = "video" in self.modalities, "audio" in self.modalities
+        info, duration = check_media(path, self.limits, need_video=not reads_audio)
+        if not reads_video and not info.has_audio:
+            raise InputError("no_signal", "this model reads the voice only and the file has no sound")
         edges = self.window_edges(duration)
         windows = [_Window(a, b) for a, b in zip(edges, edges[1:], strict=False)]
         audio_iter: Iterator[np.ndarray] | None = None
-        audio_note = "no audio stream"
-        if info.has_audio:
+        audio_note = "no audio stream" if reads_audio else "not used by this model"
+        reads_video = reads_video and info.has_video
+        if info.has_audio and reads_audio:
             # The last window's sound runs to the end of the audio track, as `mmer audio` keeps the whole
             # track for training: cutting it at the video's end changes length-dependent audio features.
             audio_edges = [*edges[:-1], math.inf]
             audio_iter = clock.iterate("decode", media.iter_audio_segments(path, audio_edges, self.sample_rate))
         # Every frame is decoded and boxed exactly as `mmer faces` boxed the training clips (same
         # detector settings, tracking and smoothing, per window); only the sampled frames are kept.
-        frames = _Peekable(clock.iterate("decode", _background(media.iter_frames(path))))
-        detector = _TimedDetector(self._detector("dataset"), clock)
+        frames = _Peekable(clock.iterate("decode", _background(media.iter_frames(path)))) if reads_video else None
+        detector = _TimedDetector(self._detector("dataset"), clock) if reads_video else None
         every = self.face_every or max(1, int(float(info.fps or 0) // FUSION_DETECTIONS_PER_S))
         last_frame = 0.0
         results: list[tuple[_Window, np.ndarray | None, bool, bool]] = []
         try:
             for index, window in enumerate(windows):
                 final = index == len(windows) - 1
-                targets = media.sample_times(window.end - window.start, self.num_frames, window.start)
-                picked: list[media.Frame | None] = [None] * len(targets)
-                found = detect_frames(media.keep_on_screen(_until(frames, None if final else window.end), targets,
-                                                           picked), detector, every=every)
-                if found.times:
-                    last_frame = max(last_frame, found.times[-1])
-                video = clock.timed("faces", self._face_crops, picked, found)
+                video = None
+                if frames is not None:
+                    targets = media.sample_times(window.end - window.start, self.num_frames, window.start)
+                    picked: list[media.Frame | None] = [None] * len(targets)
+                    found = detect_frames(media.keep_on_screen(_until(frames, None if final else window.end),
+                                                               targets, picked), detector, every=every)
+                    if found.times:
+                        last_frame = max(last_frame, found.times[-1])
+                    video = clock.timed("faces", self._face_crops, picked, found)
                 audio = None
                 if audio_iter is not None:
                     try:
@@ -565,11 +710,13 @@ class FusionPredictor(Predictor):
                           video is not None, audio is not None)
         except media.MediaError as exc:
             raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
-        check_coverage(duration, last_frame)
+        if frames is not None:
+            check_coverage(duration, last_frame)
         answered = [(w, p) for w, p, _, _ in results if p is not None]
         if not answered:
             raise InputError("no_signal", "no face was found and there is no usable sound: nothing to read "
-                             "an emotion from")
+                             "an emotion from" if reads_audio else "no face was found in any window; this model "
+                             "reads faces only")
         weights = np.array([w.end - w.start for w, _ in answered])
         overall = (np.stack([p for _, p in answered]) * weights[:, None]).sum(axis=0) / weights.sum()
         had_video = sum(v for _, _, v, _ in results)
@@ -577,14 +724,16 @@ class FusionPredictor(Predictor):
         used = [m for m, n in (("video", had_video), ("audio", had_audio)) if n]
         modalities = {
             "model": list(self.modalities), "used": used, "missing": [m for m in self.modalities if m not in used],
-            "available": {"video": True, "audio": info.has_audio},
-            "detail": {"video": f"a face in {had_video} of {len(results)} window(s)",
+            "available": {"video": info.has_video, "audio": info.has_audio},
+            "detail": {"video": (f"a face in {had_video} of {len(results)} window(s)" if reads_video
+                                 else "not used by this model" if "video" not in self.modalities
+                                 else "the file has no video"),
                        "audio": (f"sound in {had_audio} of {len(results)} window(s)" if had_audio else audio_note)},
         }
         timeline = [_segment(w.start, w.end, p, video=v, audio=a) for w, p, v, a in results]
         return Prediction(scores=_scores(overall), modalities=modalities, timeline=timeline, model=self.info(),
                           duration_s=round(duration, 3), timing_ms=clock.result(), sample_frames=self.num_frames,
-                          frames_analysed=self.num_frames * len(windows))
+                          frames_analysed=self.num_frames * len(windows) if reads_video else 0)
 
     def _face_crops(self, picked: Sequence[media.Frame | None], found: FrameBoxes) -> np.ndarray | None:
         """Crops of the main face in the sampled frames; a frame without a box borrows the nearest
@@ -599,12 +748,12 @@ class FusionPredictor(Predictor):
         if video is None and audio is None:
             return None
         dims = self.checkpoint.model.config
-        if video is not None:
+        if video is not None and self.video_backbone is not None:
             (v,) = clock.timed("model", self.video_backbone.embed, [video])
             v = torch.from_numpy(np.asarray(v, np.float32))[None]
         else:
             v = torch.zeros(1, 1, dims.video_dim)
-        if audio is not None:
+        if audio is not None and self.audio_backbone is not None:
             (a,) = clock.timed("model", self.audio_backbone.embed, [audio])
             a = torch.from_numpy(np.asarray(a, np.float32)).reshape(1, -1, dims.audio_dim)
         else:
@@ -632,11 +781,11 @@ def _main_face(faces: Sequence[Detection]) -> Detection | None:
 
 
 def load_predictor(model: str | Path | None = None, *, device: str = "auto", limits: Limits = Limits()) -> Predictor:
-    """``None`` → the embedded default face model; a checkpoint (or training-run) directory → that model.
+    """``None`` → the embedded default (face + voice experts); a checkpoint (or training-run) directory → that model.
 
     Never serves random weights: a missing default model raises BackboneUnavailable (run
     ``mmer weights fetch``), an unusable checkpoint CheckpointError.
     """
     if model is None or str(model) == "":
-        return FacePredictor(device=device, limits=limits)
+        return DefaultPredictor(device=device, limits=limits)
     return FusionPredictor(model, device=device, limits=limits)

@@ -19,7 +19,7 @@ from mmer.features.audio_stats import LogMelStatsBackbone
 from mmer.features.fer import FerBackbone
 from mmer.model import FusionConfig, MultimodalEmotionModel
 from mmer.pipeline import (
-    FacePredictor,
+    DefaultPredictor,
     FusionPredictor,
     InputError,
     Limits,
@@ -58,20 +58,20 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def face_model(fer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> FacePredictor:
+def face_model(fer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> DefaultPredictor:
     monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
     predictor = load_predictor()
-    assert isinstance(predictor, FacePredictor)
+    assert isinstance(predictor, DefaultPredictor)
     return predictor
 
 
-def test_the_default_model_reads_a_smile_as_happy(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+def test_the_default_model_reads_a_smile_as_happy(face_model: DefaultPredictor, clips: dict[str, Path]) -> None:
     answer = face_model.predict(clips["face"], sample_frames=16).to_dict()
     assert answer["emotion"] == "HAP" and answer["label"] == "Happy"
     assert set(answer["scores"]) == {"NEU", "HAP", "SAD", "ANG", "FEA", "DIS"}
     assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
     assert answer["confidence"] == answer["scores"]["HAP"]
-    assert answer["model"]["kind"] == "default" and answer["model"]["modalities"] == ["video"]
+    assert answer["model"]["kind"] == "default" and answer["model"]["modalities"] == ["video", "audio"]
     assert answer["modalities"]["used"] == ["video"] and answer["modalities"]["available"]["audio"] is True
     assert [(s["start"], s["end"]) for s in answer["timeline"]] == [(0, 1), (1, 2), (2, 3)]
     assert all(s["emotion"] == "HAP" for s in answer["timeline"])
@@ -79,22 +79,25 @@ def test_the_default_model_reads_a_smile_as_happy(face_model: FacePredictor, cli
     assert answer["timing_ms"]["total"] >= answer["timing_ms"]["model"] > 0
 
 
-def test_default_scores_are_fer_probabilities_without_surprise(face_model: FacePredictor,
+def test_default_scores_are_fer_probabilities_without_surprise(face_model: DefaultPredictor,
                                                                 clips: dict[str, Path]) -> None:
-    """The same numbers as running the FER model on the crops by hand: no second copy of the logic."""
+    """The same numbers as running the FER model on the crops by hand, calibrated by the face card's
+    temperature: no second copy of the logic."""
     from mmer.faces.crop import crop_face
     from mmer.features.fer import to_six
+    from mmer.pooling import temper
 
     answer = face_model.predict(clips["silent"], sample_frames=4).to_dict()
     frames = media.sample_frames(clips["silent"], 4).frames
     crops = np.stack([crop_face(f, face_model.face(f), 224, 0.25) for f in frames])
     _, probs7 = face_model.backbone.predict(crops)
-    expected = to_six(probs7).mean(axis=0)
+    assert face_model.face_temperature == face_model.face_card["temperature"] > 1.0
+    expected = temper(to_six(probs7), face_model.face_temperature).mean(axis=0)
     np.testing.assert_allclose([answer["scores"][c] for c in answer["scores"]], expected / expected.sum(), atol=2e-3)
     assert answer["modalities"]["available"]["audio"] is False
 
 
-def test_a_long_video_gets_a_curve_at_two_frames_per_second(face_model: FacePredictor,
+def test_a_long_video_gets_a_curve_at_two_frames_per_second(face_model: DefaultPredictor,
                                                             clips: dict[str, Path]) -> None:
     answer = face_model.predict(clips["long"], sample_frames=8).to_dict()
     assert answer["frames_analysed"] == 20  # 10 s × 2 frames/s > 8
@@ -102,13 +105,13 @@ def test_a_long_video_gets_a_curve_at_two_frames_per_second(face_model: FacePred
     assert all(s["frames"] == 2 for s in answer["timeline"])
 
 
-def test_no_face_is_no_signal_for_the_face_model(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+def test_no_face_is_no_signal_for_the_face_model(face_model: DefaultPredictor, clips: dict[str, Path]) -> None:
     with pytest.raises(InputError, match="no face") as caught:
         face_model.predict(clips["noface"])
     assert caught.value.code == "no_signal"
 
 
-def test_sample_frames_is_bounded(face_model: FacePredictor, clips: dict[str, Path]) -> None:
+def test_sample_frames_is_bounded(face_model: DefaultPredictor, clips: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="between 1 and 256"):
         face_model.predict(clips["face"], sample_frames=0)
 
@@ -235,8 +238,8 @@ def test_the_window_is_one_clip_up_to_one_and_a_half_windows(fusion: FusionPredi
     assert len(edges) - 1 == 200 and math.isclose(edges[-1], 601.0)
 
 
-def test_a_truncated_file_is_refused_not_padded_with_its_last_frame(face_model: FacePredictor, fusion: FusionPredictor,
-                                                                    clips: dict[str, Path], tmp_path: Path) -> None:
+def test_a_truncated_file_is_refused_not_padded_with_its_last_frame(
+        face_model: DefaultPredictor, fusion: FusionPredictor, clips: dict[str, Path], tmp_path: Path) -> None:
     whole = tmp_path / "whole.mkv"
     media.write_video(whole, face_frames(3), FPS, audio=tone(3))
     cut = tmp_path / "cut.mkv"
@@ -256,7 +259,7 @@ def test_segments_do_not_end_in_a_sliver() -> None:
 
 
 def test_the_tracker_looks_near_the_last_face_first_and_in_the_whole_frame_after_a_jump(
-        face_model: FacePredictor) -> None:
+        face_model: DefaultPredictor) -> None:
     """Serving speed rests on this: a face that moved a little is found in a small region around its
     last place; one that jumped away is found again by a full-frame search, not lost."""
     side = 500  # the astronaut's face is about a quarter of the picture

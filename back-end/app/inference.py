@@ -34,8 +34,9 @@ CHUNK = 1024 * 1024
 SNIFF_BYTES = 8192
 DEFAULT_SAMPLE_FRAMES = 32
 #: File suffix per sniffed container: a hint for FFmpeg's probing, derived from the bytes, not the client.
-_SUFFIX = {"mp4": ".mp4", "matroska": ".mkv", "avi": ".avi", "flv": ".flv", "mpegts": ".ts", "ogg": ".ogg"}
-ACCEPTED = "MP4/MOV/3GP, WebM/MKV, AVI, FLV, MPEG-TS or Ogg"
+_SUFFIX = {"mp4": ".mp4", "matroska": ".mkv", "avi": ".avi", "flv": ".flv", "mpegts": ".ts", "ogg": ".ogg",
+           "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
+ACCEPTED = "MP4/MOV/3GP, WebM/MKV, AVI, FLV, MPEG-TS or Ogg video, or WAV, MP3, FLAC, M4A, Ogg/Opus or WebM audio"
 
 
 def _mb(n: float) -> str:
@@ -93,7 +94,7 @@ class InferenceService:
             self._admitted -= 1
 
     async def predict_upload(self, upload: UploadFile, sample_frames: int = DEFAULT_SAMPLE_FRAMES) -> dict[str, Any]:
-        """Save, check and score one uploaded video; the answer is ``Prediction.to_dict()``."""
+        """Save, check and score one uploaded video or audio file; the answer is ``Prediction.to_dict()``."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.settings.concurrency)
         limit = self.settings.max_upload_bytes
@@ -118,16 +119,18 @@ class InferenceService:
 
     def _save(self, src: IO[bytes], workdir: Path, limit: int) -> tuple[Path, int, str]:
         """Copy the upload into ``workdir`` (in a worker thread); refuse it as soon as it is empty,
-        not a video container by its bytes, or over the size limit."""
+        not a media container by its bytes, or over the size limit."""
         src.seek(0)
         first = src.read(CHUNK)
         if not first:
             raise ApiError(400, "empty", "The uploaded file is empty.")
         container = pipeline.sniff_media(first[:SNIFF_BYTES])
-        if container is None or container in pipeline.AUDIO_ONLY_CONTAINERS:
-            what = "an audio-only file" if container else "not a video file this service can read"
+        if container is None:
             raise ApiError(415, "unsupported_media_type",
-                           f"The upload is {what}; send a video ({ACCEPTED}).")
+                           f"The upload is not a video or audio file this service can read; send {ACCEPTED}.")
+        if container in pipeline.AUDIO_ONLY_CONTAINERS and "audio" not in self.predictor.modalities:
+            raise ApiError(415, "unsupported_media_type", "The upload is an audio-only file and this model reads "
+                           "faces only; send a video.")
         path = workdir / f"upload{_SUFFIX.get(container, '')}"
         size = 0
         with open(path, "wb") as out:

@@ -6,7 +6,7 @@ every answer against it, so a drift between the library and the API fails loudly
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,14 +21,31 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ExpertInfo(_Out):
+    name: str = Field(description="The expert's model.")
+    data: str | None = Field(default=None, description="What it was trained on.")
+    calibrated: bool = Field(description="Whether its probabilities are temperature-calibrated.")
+    temperature: float = Field(description="The temperature its answers are divided by (log space).")
+    figures: dict[str, Any] = Field(description="Headline figures from its model card (e.g. UAR).")
+    model_card: str = Field(description="Where its model card is, in the repository.")
+
+
+class FusionRule(_Out):
+    rule: str = Field(description="How the experts are combined: `log-linear pooling`.")
+    weights: dict[str, float] = Field(description="Each expert's weight in the pool.")
+
+
 class ModelInfo(_Out):
     name: str = Field(description="Model name.")
     kind: Literal["default", "checkpoint"] = Field(
-        description="`default`: the embedded face model; `checkpoint`: a trained multimodal model.")
+        description="`default`: the embedded face + voice model; `checkpoint`: a trained multimodal model.")
     source: str = Field(description="Where the weights came from (file or directory).")
     modalities: list[str] = Field(description="Modalities the model takes, e.g. `[\"video\", \"audio\"]`.")
     calibrated: bool = Field(description="Whether the probabilities are temperature-calibrated.")
     temperature: float = Field(description="Served probabilities are softmax(logits / temperature).")
+    experts: dict[str, ExpertInfo] | None = Field(
+        default=None, description="The default model's experts (`face`, `voice`); absent for a checkpoint.")
+    fusion: FusionRule | None = Field(default=None, description="How the default model pools its experts.")
 
 
 class Modalities(_Out):
@@ -45,6 +62,25 @@ class Segment(_Out):
     emotion: str | None = Field(description="Top class of this segment; null where nothing could be scored.")
     confidence: float | None
     scores: Scores | None = Field(description=_SCORES_DOC)
+    face: Scores | None = Field(default=None, description="The face expert's scores in this segment (default "
+                                "model; null where no face was found).")
+    voice: Scores | None = Field(default=None, description="The voice expert's scores for the speech in this "
+                                 "segment (default model; null where nobody spoke).")
+    speech_s: float | None = Field(default=None, description="Seconds of speech the voice activity detector found.")
+    dominant: str | None = Field(default=None, description="The expert that pulled the answer hardest (`face` or "
+                                 "`voice`).")
+
+
+class ExpertAnswer(_Out):
+    scores: Scores | None = Field(description="What this expert said over the clip; null if it had nothing to read.")
+    used: bool = Field(description="Whether it contributed to the answer.")
+    detail: str = Field(description="What it found, or why it is missing (no face, no speech, no sound).")
+    weight: float = Field(description="Its weight in the pool.")
+
+
+class Fusion(FusionRule):
+    dominant: str | None = Field(description="The expert that pulled the pooled answer hardest towards its top class.")
+    agree: bool | None = Field(description="Whether both experts' top classes are the pooled answer; null with one.")
 
 
 class Timing(_Out):
@@ -66,6 +102,10 @@ class Prediction(_Out):
     timing_ms: Timing = Field(description="Milliseconds spent per stage.")
     sample_frames: int = Field(description="Frames the model was asked to look at.")
     frames_analysed: int = Field(description="Frames actually decoded and analysed.")
+    experts: dict[str, ExpertAnswer] | None = Field(
+        default=None, description="The default model: what the face and the voice expert each said (absent for a "
+        "checkpoint).")
+    fusion: Fusion | None = Field(default=None, description="The default model: how the experts were pooled.")
 
 
 class EmotionClass(BaseModel):

@@ -51,8 +51,12 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 def test_service_info_names_model_classes_and_limits(client: TestClient) -> None:
     body = client.get("/").json()
     assert body["name"] == "mmer" and body["version"] == mmer.__version__
-    assert body["model"]["kind"] == "default" and body["model"]["modalities"] == ["video"]
-    assert body["modalities"] == ["video"]
+    assert body["model"]["kind"] == "default" and body["model"]["modalities"] == ["video", "audio"]
+    assert body["modalities"] == ["video", "audio"]
+    experts = body["model"]["experts"]
+    assert set(experts) == {"face", "voice"}
+    assert experts["voice"]["figures"]["uar"]["mean"] > 0.3 and "RAVDESS" in experts["voice"]["data"]
+    assert body["model"]["fusion"]["rule"] == "log-linear pooling"
     assert body["classes"] == [{"abbr": a, "name": n} for a, n in zip(CLASSES, CLASS_NAMES, strict=True)]
     assert body["limits"]["max_upload_mb"] == 100 and body["limits"]["max_sample_frames"] == 256
     assert body["limits"]["max_duration_s"] == 1200
@@ -95,7 +99,9 @@ def test_a_smiling_face_is_happy(client: TestClient, clips: dict[str, Path]) -> 
     assert_prediction(body, segments=3)
     assert body["emotion"] == "HAP"
     assert body["model"]["kind"] == "default"
-    assert body["modalities"]["used"] == ["video"] and body["modalities"]["missing"] == []
+    # its sound is a synthetic voice-like tone, not speech: the voice expert does not score it
+    assert body["modalities"]["used"] == ["video"] and body["modalities"]["missing"] == ["audio"]
+    assert "no speech" in body["modalities"]["detail"]["audio"]
     assert body["modalities"]["available"] == {"video": True, "audio": True}
     assert body["duration_s"] == pytest.approx(3.0, abs=0.1)
     assert body["sample_frames"] == 16
@@ -136,7 +142,7 @@ BAD_UPLOADS = [
     ("one byte", lambda clips: b"\x00", 415, "unsupported_media_type"),
     ("text named .mp4", lambda clips: clips["text"].read_bytes(), 415, "unsupported_media_type"),
     ("truncated mp4", lambda clips: clips["truncated"].read_bytes(), 422, "undecodable"),
-    ("wav with no samples", lambda clips: clips["empty_wav"].read_bytes(), 415, "unsupported_media_type"),
+    ("wav with no samples", lambda clips: clips["empty_wav"].read_bytes(), 422, "too_short"),
     ("one frame", lambda clips: clips["one_frame"].read_bytes(), 422, "too_short"),
 ]
 
@@ -386,20 +392,20 @@ def test_other_video_containers_are_read(client: TestClient, tmp_path: Path, suf
     assert response.json()["emotion"] == "HAP"
 
 
-def test_audio_only_files_are_not_videos(client: TestClient, tmp_path: Path) -> None:
+def test_audio_files_without_speech_have_nothing_to_read(client: TestClient, tmp_path: Path) -> None:
+    """The default model hears audio files, but a tone is not speech: nothing to score, not "Neutral"."""
     mp3 = tmp_path / "voice.mp3"
     media.write_audio(mp3, tone(1.0), media.AUDIO_SAMPLE_RATE)
-    body = assert_error(client.post("/infer", files=upload(mp3, name="voice.mp4")), 415, "unsupported_media_type")
-    assert "audio-only" in body["detail"]
-    # Audio in an MP4 box (.m4a) passes the sniffer; the pipeline finds no video stream.
-    m4a = tmp_path / "voice.m4a"
+    body = assert_error(client.post("/infer", files=upload(mp3, name="voice.mp4")), 422, "no_signal")
+    assert "no speech" in body["detail"]
+    m4a = tmp_path / "voice.m4a"  # audio in an MP4 box
     with av.open(str(m4a), "w", format="mp4") as container:
         stream = container.add_stream("aac", rate=media.AUDIO_SAMPLE_RATE, layout="mono")
         frame = av.AudioFrame.from_ndarray(tone(1.0)[None], format="fltp", layout="mono")
         frame.sample_rate, frame.pts = media.AUDIO_SAMPLE_RATE, 0
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
-    assert_error(client.post("/infer", files=upload(m4a)), 415, "not_video")
+    assert_error(client.post("/infer", files=upload(m4a)), 422, "no_signal")
 
 
 def test_docs_behind_the_proxy_load_their_schema_through_it(client: TestClient) -> None:

@@ -22,12 +22,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("`empty`: the uploaded file has no bytes."),
     401: _error("`unauthorized`: missing or wrong X-API-Key (only when the service has a key)."),
     413: _error("`too_large`: the upload is over the size limit (see GET / `limits`)."),
-    415: _error(f"`unsupported_media_type` / `not_video`: not a video ({ACCEPTED} are accepted)."),
+    415: _error(f"`unsupported_media_type` / `not_video`: not a file this model reads ({ACCEPTED} are accepted)."),
     422: _error("`invalid_request` (bad parameters, missing `file`), `undecodable`, `too_long`, `too_short`, "
                 "`frame_too_large`, `no_signal` (no face and no voice to score)."),
     503: _error("`busy`: every slot is taken; retry after the `Retry-After` header's seconds."),
 }
-VideoFile = Annotated[UploadFile, File(description=f"The video ({ACCEPTED}); its name and type are ignored.")]
+VideoFile = Annotated[UploadFile, File(description=f"The video or audio file ({ACCEPTED}); its name and type "
+                                                   "are ignored.")]
 
 
 def sample_frames_param(
