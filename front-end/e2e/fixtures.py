@@ -5,17 +5,21 @@
 - ``face.mp4``: 3 s of a smiling face (scikit-image's astronaut) with a voice-like sound;
 - ``notes.mp4``: a text file with a video's name (the service must refuse it by its bytes);
 - ``camera.y4m``: the same face as raw YUV 4:2:0 frames, for Chromium's fake webcam
-  (``--use-file-for-fake-video-capture``), so the recording path is tested with a real face.
+  (``--use-file-for-fake-video-capture``), so the recording path is tested with a real face;
+- ``speech-face.mp4``: the astronaut with a real RAVDESS voice, when the real data folder is there
+  (``$MMER_DATA``, default ``../shared/data`` beside the repository; the corpus is never committed).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from mmer import media
 from mmer.synthetic import STYLES, frames, write_sample_clip
 
 CAMERA_SIZE = (640, 480)
@@ -38,6 +42,25 @@ def main(out: Path) -> None:
     rng = np.random.default_rng(0)
     images = list(frames(STYLES["HAP"], 4, CAMERA_FPS, CAMERA_SIZE, (90, 110, 130), rng))
     write_y4m(out / "camera.y4m", images, CAMERA_FPS)
+    write_speech_face(out / "speech-face.mp4")
+
+
+def write_speech_face(path: Path) -> None:
+    """A real face with a real actor's happy voice (RAVDESS, actor 14) muxed in, 1 s into the clip."""
+    root = Path(os.environ.get("MMER_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    voice_file = root / "ravdess-speech-16k" / "Actor_14" / "03-01-03-02-01-01-14.flac"
+    if not voice_file.is_file():
+        return
+    from skimage import data
+
+    voice = media.decode_audio(voice_file)
+    seconds = len(voice) / media.AUDIO_SAMPLE_RATE + 1.0
+    sound = np.zeros(int(seconds * media.AUDIO_SAMPLE_RATE), np.float32)
+    sound[media.AUDIO_SAMPLE_RATE:media.AUDIO_SAMPLE_RATE + len(voice)] = voice
+    picture = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[:, 80:560] = picture
+    media.write_video(path, [canvas] * int(seconds * 25), 25, audio=sound)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
  * The page in Debian's Chromium, against the real back-end serving the embedded default model.
  * Screenshots land in e2e/artifacts/ (look at them: a test can pass on an ugly page).
  */
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
 import type { Browser, Page } from "playwright-core";
@@ -13,6 +14,12 @@ const baseUrl = inject("baseUrl");
 const fixtures = inject("fixtures");
 const artifacts = inject("artifacts");
 const clip = (name: string) => path.join(fixtures, name);
+/**
+ * A real face picture with a real RAVDESS voice: written by e2e/fixtures.py where the data folder is
+ * there, or put by hand in e2e/fixtures/. (Not a synthetic clip: its sound is not speech.)
+ */
+const speechCandidates = [clip("speech-face.mp4"), path.join(import.meta.dirname, "fixtures", "speech-face.mp4")];
+const speechClip = speechCandidates.find((file) => existsSync(file));
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 
 let browser: Browser;
@@ -70,8 +77,8 @@ describe("the page, served with the real back-end", () => {
     await analyse(page, "notes.mp4");
     const error = page.getByTestId("error");
     await error.waitFor();
-    expect(await error.textContent()).toContain("That file is not a video the service can read.");
-    expect(await error.textContent()).toContain("Choose a video file");
+    expect(await error.textContent()).toContain("That file is not a video or an audio recording the service can read.");
+    expect(await error.textContent()).toContain("Choose a video (MP4");
     await shot(page, "desktop-not-a-video");
     expect(await accessibilityProblems(page)).toEqual([]);
 
@@ -79,6 +86,44 @@ describe("the page, served with the real back-end", () => {
     await analyse(page, "face.mp4");
     await page.getByTestId("result").waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("emotion").textContent()).toBe("Happy");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("reads the voice of a clip with speech: the voice lane has scored cells", async ({ skip }) => {
+    if (!speechClip) {
+      skip(`no speech-face.mp4 (looked in ${speechCandidates.join(" and ")}): it needs the RAVDESS data folder, or a short clip of a face with real speech put there by hand`);
+      return;
+    }
+    const maxUploadMb = inject("maxUploadMb");
+    expect(statSync(speechClip).size, `speech-face.mp4 must be under the test back-end's ${maxUploadMb} MB upload limit`).toBeLessThan(maxUploadMb * 1024 * 1024);
+    const { page, errors } = await openPage(browser, baseUrl);
+    await page.setInputFiles("input[type=file]", speechClip);
+    await page.getByTestId("preview").waitFor({ state: "attached" });
+    await page.getByRole("button", { name: "Analyse", exact: true }).click();
+    await page.getByTestId("result").waitFor({ timeout: 60_000 });
+
+    const audio = (await page.getByTestId("modality-audio").textContent()) ?? "";
+    expect(audio).toContain("Voice: used");
+    expect(audio).toMatch(/s of speech, scored in [1-9]\d* of \d+ window/);
+    expect(await page.getByTestId("expert-voice").textContent()).toMatch(/Voice expert: (Neutral|Happy|Sad|Angry|Fearful|Disgusted), \d+%/);
+    expect(await page.getByTestId("fusion-agree").textContent()).toMatch(/^Face and voice (agree|disagree)|^Only the (face|voice)/);
+
+    const lane = page.getByTestId("lane-voice");
+    expect(await lane.isVisible()).toBe(true);
+    const cells = lane.locator("rect[data-emotion]");
+    expect(await cells.count()).toBeGreaterThan(0);
+    expect(await cells.first().isVisible()).toBe(true);
+
+    // Hovering over a scored voice cell says what the voice read there.
+    const x = Number(await cells.first().getAttribute("x")) + Number(await cells.first().getAttribute("width")) / 2;
+    const box = await page.getByTestId("timeline").boundingBox();
+    if (!box) throw new Error("the timeline is not on screen");
+    await page.mouse.move(box.x + (box.width * x) / 1000, box.y + box.height * 0.3);
+    await page.getByTestId("timeline-tooltip").waitFor();
+    expect(await page.getByTestId("tooltip-voice").textContent()).not.toContain("no speech");
+    await shot(page, "desktop-speech-result");
+    expect(await accessibilityProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import App from "@/App";
-import { FakeXhr, prediction, SERVICE_INFO } from "@/test/fakeXhr";
+import { expertPrediction, FakeXhr, prediction, SERVICE_INFO } from "@/test/fakeXhr";
 
 const clip = () => new File([new Uint8Array(4096)], "smile.mp4", { type: "video/mp4" });
 
@@ -15,7 +15,7 @@ function serveInfo(ok = true) {
 }
 
 async function chooseAndAnalyse(user: ReturnType<typeof userEvent.setup>, file = clip()) {
-  await user.upload(screen.getByLabelText("Choose a video file"), file);
+  await user.upload(screen.getByLabelText("Choose a video or audio file"), file);
   expect(screen.getByTestId("preview")).toHaveAttribute("aria-label", `Preview of ${file.name}`);
   await user.click(screen.getByRole("button", { name: "Analyse" }));
   return FakeXhr.last();
@@ -61,7 +61,7 @@ describe("the upload flow", () => {
   it("sends the chosen number of frames", async () => {
     const user = userEvent.setup();
     render(<App />);
-    await user.upload(screen.getByLabelText("Choose a video file"), clip());
+    await user.upload(screen.getByLabelText("Choose a video or audio file"), clip());
     const frames = screen.getByRole("spinbutton", { name: "Frames to analyse" });
     await user.clear(frames);
     await user.type(frames, "64");
@@ -82,6 +82,47 @@ describe("the upload flow", () => {
     expect(video.currentTime).toBeCloseTo(2);
   });
 
+  it("analyses an audio recording: an audio player, the voice lane, and timeline clicks seek it", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const memo = new File([new Uint8Array(4096)], "memo.m4a", { type: "audio/mp4" });
+    const xhr = await chooseAndAnalyse(user, memo);
+    const player = screen.getByTestId("preview") as HTMLAudioElement;
+    expect(player.tagName).toBe("AUDIO");
+    const voice = "2.1 s of speech, scored in 1 of 1 window(s)";
+    const base = expertPrediction();
+    act(() =>
+      xhr.respond(
+        200,
+        expertPrediction({
+          modalities: { model: ["video", "audio"], used: ["audio"], missing: ["video"], available: { video: false, audio: true }, detail: { video: "the file has no video", audio: voice } },
+          timeline: base.timeline.map(({ frames: _frames, faces: _faces, ...segment }) => ({ ...segment, face: null })),
+          experts: {
+            face: { scores: null, used: false, detail: "the file has no video", weight: 1 },
+            voice: { scores: { NEU: 0.2, HAP: 0.7, SAD: 0.04, ANG: 0.03, FEA: 0.02, DIS: 0.01 }, used: true, detail: voice, weight: 1 },
+          },
+          fusion: { rule: "log-linear pooling", weights: { face: 1, voice: 1 }, dominant: "voice", agree: null },
+          frames_analysed: 0,
+        }),
+      ),
+    );
+    expect(await screen.findByTestId("fusion-agree")).toHaveTextContent("Only the voice could be read (no face)");
+    expect(screen.getByTestId("expert-face")).toHaveTextContent("Face expert: no answer");
+    expect(screen.getByTestId("modality-video")).toHaveTextContent("the file has no video");
+    expect(screen.getByTestId("lane-voice").querySelectorAll("rect[data-emotion]")).toHaveLength(1);
+    expect(screen.getByTestId("lane-face").querySelectorAll("rect[data-emotion]")).toHaveLength(0);
+
+    const timeline = screen.getByTestId("timeline");
+    timeline.getBoundingClientRect = () => ({ left: 0, width: 300, top: 0, height: 100, right: 300, bottom: 100, x: 0, y: 0, toJSON: () => ({}) });
+    const audio = screen.getByTestId("preview") as HTMLAudioElement;
+    expect(audio.tagName).toBe("AUDIO");
+    audio.play = vi.fn(async () => undefined);
+    await user.pointer({ keys: "[MouseLeft]", target: timeline, coords: { clientX: 250 } });
+    expect(audio.currentTime).toBeCloseTo(2.5);
+    expect(audio.play).toHaveBeenCalled();
+    expect(screen.getByRole("button", { name: "Choose another recording" })).toBeInTheDocument();
+  });
+
   it("can be cancelled, and the page stays usable", async () => {
     const user = userEvent.setup();
     render(<App />);
@@ -97,7 +138,7 @@ describe("the upload flow", () => {
 
 describe("errors", () => {
   it.each([
-    [415, { detail: "The upload is not a video file this service can read.", code: "unsupported_media_type" }, {}, /not a video the service can read/],
+    [415, { detail: "The upload is not a video file this service can read.", code: "unsupported_media_type" }, {}, /not a video or an audio recording the service can read/],
     [422, { detail: "no face was found", code: "no_signal" }, {}, /No face or voice could be found/],
     [422, { detail: "truncated", code: "undecodable" }, {}, /could not be decoded/],
     [413, "<html>413 Request Entity Too Large</html>", {}, /too large to upload/],
@@ -111,7 +152,7 @@ describe("errors", () => {
     expect(alert).toHaveTextContent(message);
     await user.click(screen.getByRole("button", { name: "Choose another video" }));
     expect(screen.queryByTestId("error")).toBeNull();
-    expect(screen.getByLabelText("Choose a video file")).toBeInTheDocument();
+    expect(screen.getByLabelText("Choose a video or audio file")).toBeInTheDocument();
   });
 
   it("a 503 offers to try again and says when", async () => {
@@ -138,7 +179,7 @@ describe("errors", () => {
     const user = userEvent.setup();
     render(<App />);
     await screen.findByTestId("service-model"); // limits known: 1 MB
-    await user.upload(screen.getByLabelText("Choose a video file"), new File([new Uint8Array(2 * 1024 * 1024)], "big.mp4", { type: "video/mp4" }));
+    await user.upload(screen.getByLabelText("Choose a video or audio file"), new File([new Uint8Array(2 * 1024 * 1024)], "big.mp4", { type: "video/mp4" }));
     expect(screen.getByTestId("error")).toHaveTextContent("too large to upload");
     expect(screen.getByTestId("error")).toHaveTextContent("up to 1 MB");
     expect(screen.getByRole("button", { name: "Analyse" })).toBeDisabled();

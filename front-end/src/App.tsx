@@ -2,6 +2,7 @@ import { Moon, RefreshCw, Sun } from "lucide-react";
 import { useCallback, useRef, useState } from "react";
 
 import { ApiError } from "@/api/client";
+import { modelExperts } from "@/api/experts";
 import { AnalysisProgress } from "@/components/AnalysisProgress";
 import { Dropzone } from "@/components/Dropzone";
 import { HowItWorks } from "@/components/HowItWorks";
@@ -20,6 +21,7 @@ import { useAnalysis } from "@/hooks/useAnalysis";
 import { useServiceInfo } from "@/hooks/useServiceInfo";
 import { useTheme } from "@/hooks/useTheme";
 import { MIB } from "@/lib/format";
+import { isAudioFile } from "@/lib/media";
 
 const DEFAULT_SAMPLE_FRAMES = 32;
 
@@ -32,7 +34,7 @@ export default function App() {
   const [sampleFrames, setSampleFrames] = useState(DEFAULT_SAMPLE_FRAMES);
   const [currentTime, setCurrentTime] = useState(0);
   const [localError, setLocalError] = useState<unknown>(null);
-  const video = useRef<HTMLVideoElement>(null);
+  const player = useRef<HTMLMediaElement>(null);
 
   const limits = service.info?.limits;
   const maxFrames = limits?.max_sample_frames ?? 256;
@@ -57,14 +59,20 @@ export default function App() {
   }, [analysis, clip, localError, sampleFrames]);
 
   const seek = useCallback((t: number) => {
-    const element = video.current;
+    const element = player.current;
     if (!element) return;
     element.currentTime = t;
     setCurrentTime(t);
-    void element.play().catch(() => undefined);
+    try {
+      void Promise.resolve(element.play()).catch(() => undefined);
+    } catch {
+      // a browser (or jsdom) that cannot play: the position is set all the same
+    }
   }, []);
 
   const result = state.status === "done" ? state.result : null;
+  // Sound only: by the file's type or name, or because the service found no picture in it.
+  const audioOnly = !!clip && (isAudioFile(clip) || result?.modalities.available.video === false);
   const error = localError ?? (state.status === "error" ? state.error : null);
 
   return (
@@ -84,7 +92,12 @@ export default function App() {
           <div className="flex items-center gap-2">
             {service.info && (
               <Badge variant="outline" className="hidden sm:inline-flex" data-testid="service-model">
-                {service.info.model.kind === "default" ? "Default face model" : "Trained model"}: {service.info.model.name}
+                {service.info.model.kind === "checkpoint"
+                  ? "Trained model"
+                  : modelExperts(service.info.model)
+                    ? "Default face + voice model"
+                    : "Default face model"}
+                : {service.info.model.name}
               </Badge>
             )}
             <Button
@@ -110,7 +123,7 @@ export default function App() {
         <Card>
           <CardHeader>
             <CardTitle>Your clip</CardTitle>
-            <CardDescription>Upload a video or record one with your camera, then analyse it.</CardDescription>
+            <CardDescription>Upload a video or an audio recording, or record a video with your camera, then analyse it.</CardDescription>
           </CardHeader>
           <CardContent className="space-y-5">
             {!clip ? (
@@ -128,7 +141,7 @@ export default function App() {
               </Tabs>
             ) : (
               <>
-                <VideoPreview ref={video} file={clip} onTime={setCurrentTime} />
+                <VideoPreview ref={player} file={clip} audio={audioOnly} onTime={setCurrentTime} />
                 {result && (
                   <section aria-labelledby="timeline-heading" className="space-y-2">
                     <h2 id="timeline-heading" className="text-sm font-medium">
@@ -161,7 +174,7 @@ export default function App() {
                         setClip(null);
                       }}
                     >
-                      {source === "record" ? "Record another" : "Choose another video"}
+                      {source === "record" ? "Record another" : audioOnly ? "Choose another recording" : "Choose another video"}
                     </Button>
                   </div>
                 )}
@@ -198,7 +211,7 @@ export default function App() {
             ) : busy ? (
               <p className="text-sm text-muted-foreground">The answer appears here when the analysis is done.</p>
             ) : (
-              <HowItWorks kind={service.info?.model.kind} />
+              <HowItWorks kind={service.info?.model.kind} experts={!!modelExperts(service.info?.model)} />
             )}
           </CardContent>
         </Card>

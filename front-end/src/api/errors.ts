@@ -36,10 +36,16 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
         retry: false,
       };
     case "unsupported_media_type":
+      return {
+        title: "That file is not a video or an audio recording the service can read.",
+        action: "Choose a video (MP4, MOV, WebM, MKV or AVI) or an audio recording (WAV, MP3, FLAC, M4A, Ogg or Opus).",
+        detail,
+        retry: false,
+      };
     case "not_video":
       return {
-        title: "That file is not a video the service can read.",
-        action: "Choose a video file: MP4, MOV, WebM, MKV or AVI.",
+        title: "The model being served needs a video, and this file has no picture.",
+        action: "Choose a video file (MP4, MOV, WebM, MKV or AVI): this model reads the face and the voice together.",
         detail,
         retry: false,
       };
@@ -47,15 +53,15 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
       return { title: "The file is empty.", action: "Choose another file.", detail, retry: false };
     case "undecodable":
       return {
-        title: "The video could not be decoded.",
+        title: "The file could not be decoded.",
         action: "It may be damaged or cut short: export it again or try another file.",
         detail,
         retry: false,
       };
     case "too_long":
-      return { title: "The video is too long.", action: "Trim it and send a shorter part.", detail, retry: false };
+      return { title: "The clip is too long.", action: "Trim it and send a shorter part.", detail, retry: false };
     case "too_short":
-      return { title: "The video is too short.", action: "Send a clip of at least a second.", detail, retry: false };
+      return { title: "The clip is too short.", action: "Send a clip of at least a second.", detail, retry: false };
     case "frame_too_large":
       return {
         title: "The video's picture is too large.",
@@ -66,7 +72,7 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
     case "no_signal":
       return {
         title: "No face or voice could be found in this clip.",
-        action: "Use a clip where one face is clearly visible, well lit and facing the camera.",
+        action: "Use a clip where one face is clearly visible, well lit and facing the camera, or where someone speaks.",
         detail,
         retry: false,
       };

@@ -1,7 +1,8 @@
-import { FileVideo, Upload } from "lucide-react";
+import { FileAudio, FileVideo, Upload } from "lucide-react";
 import { useId, useRef, useState, type DragEvent } from "react";
 
 import { Button } from "@/components/ui/button";
+import { ACCEPT } from "@/lib/media";
 import { cn } from "@/lib/utils";
 
 interface DropzoneProps {
@@ -10,10 +11,13 @@ interface DropzoneProps {
   disabled?: boolean;
 }
 
-/** Drop a file or pick one. Any file is handed on: the service decides from its bytes what it is. */
+/**
+ * Drop a file or pick one: a video, or an audio recording (a voice memo). Any file is handed on:
+ * the service decides from its bytes what it is.
+ */
 export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
   const input = useRef<HTMLInputElement>(null);
-  const [over, setOver] = useState(false);
+  const [over, setOver] = useState<false | "video" | "audio">(false);
   const hintId = useId();
   const inputId = useId();
 
@@ -33,7 +37,7 @@ export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
       data-testid="dropzone"
       onDragOver={(event) => {
         event.preventDefault();
-        if (!disabled) setOver(true);
+        if (!disabled) setOver(event.dataTransfer?.items?.[0]?.type.startsWith("audio/") ? "audio" : "video");
       }}
       onDragLeave={() => setOver(false)}
       onDrop={onDrop}
@@ -44,31 +48,32 @@ export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
       )}
     >
       <div className="flex size-12 items-center justify-center rounded-full bg-primary/10 text-primary" aria-hidden="true">
-        {over ? <FileVideo className="size-6" /> : <Upload className="size-6" />}
+        {over === "audio" ? <FileAudio className="size-6" /> : over ? <FileVideo className="size-6" /> : <Upload className="size-6" />}
       </div>
       <div className="space-y-1">
         <p className="font-medium">
           {over ? (
-            "Drop to use this video"
+            `Drop to use this ${over === "audio" ? "recording" : "file"}`
           ) : (
             <>
-              <span className="pointer-coarse:hidden">Drag a video here</span>
-              <span className="hidden pointer-coarse:inline">Pick a video from this device</span>
+              <span className="pointer-coarse:hidden">Drag a video or an audio recording here</span>
+              <span className="hidden pointer-coarse:inline">Pick a video or an audio recording from this device</span>
             </>
           )}
         </p>
         <p id={hintId} className="text-sm text-muted-foreground">
-          MP4, MOV, WebM, MKV or AVI{maxUploadMb ? `, up to ${maxUploadMb} MB` : ""}. A few seconds of one face works best.
+          Video (MP4, MOV, WebM, MKV or AVI) or audio (WAV, MP3, FLAC, M4A, Ogg or Opus)
+          {maxUploadMb ? `, up to ${maxUploadMb} MB` : ""}. A few seconds of one face, or of one voice speaking, work best.
         </p>
       </div>
       <label htmlFor={inputId} className="sr-only">
-        Choose a video file
+        Choose a video or audio file
       </label>
       <input
         id={inputId}
         ref={input}
         type="file"
-        accept="video/*,.mkv,.avi,.flv,.ts,.webm,.mov"
+        accept={ACCEPT}
         className="sr-only"
         tabIndex={-1}
         disabled={disabled}

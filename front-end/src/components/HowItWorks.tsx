@@ -1,9 +1,16 @@
 import { EMOTIONS } from "@/lib/emotions";
 
 /** What the result card says before the first analysis: what will happen and what comes back. */
-export function HowItWorks({ kind }: { kind?: "default" | "checkpoint" }) {
+export function HowItWorks({ kind, experts = false }: { kind?: "default" | "checkpoint"; experts?: boolean }) {
   const steps =
-    kind === "checkpoint"
+    kind !== "checkpoint" && experts
+      ? [
+          "Frames are sampled evenly through the video (at least two a second), and the face in each is found and cropped.",
+          "The speech in the sound is found (silence, music and noise are left out) and read in windows of a few seconds.",
+          "A face expert and a voice expert each score what they got; their scores are pooled per second and overall.",
+          "An audio recording alone works too: then the voice is read on its own.",
+        ]
+      : kind === "checkpoint"
       ? [
           "The video is cut into windows of a few seconds.",
           "In each window the face is found and cropped, and the sound is taken as it is.",

@@ -142,3 +142,62 @@ export const SERVICE_INFO = {
   },
   auth: false,
 };
+
+const FACE_HAP = { NEU: 0.04, HAP: 0.9, SAD: 0.02, ANG: 0.02, FEA: 0.01, DIS: 0.01 };
+const FACE_NEU = { NEU: 0.6, HAP: 0.3, SAD: 0.05, ANG: 0.05, FEA: 0, DIS: 0 };
+const VOICE_HAP = { NEU: 0.2, HAP: 0.7, SAD: 0.04, ANG: 0.03, FEA: 0.02, DIS: 0.01 };
+const FUSED_HAP = { NEU: 0.35, HAP: 0.6, SAD: 0.02, ANG: 0.02, FEA: 0.01, DIS: 0 };
+
+/**
+ * The two-expert default model's answer for a 3 s clip: the face alone in the first second, nothing
+ * in the second, face (neutral) and voice (happy) in the third, pooled to happy with the voice leading.
+ */
+export function expertPrediction(overrides: Partial<Prediction> = {}): Prediction {
+  const base = prediction();
+  return prediction({
+    modalities: {
+      model: ["video", "audio"],
+      used: ["video", "audio"],
+      missing: [],
+      available: { video: true, audio: true },
+      detail: { video: "a face in 20 of 32 frames", audio: "0.9 s of speech, scored in 1 of 1 window(s)" },
+    },
+    timeline: [
+      { start: 0, end: 1, emotion: "HAP", confidence: 0.9, scores: FACE_HAP, face: FACE_HAP, voice: null, speech_s: 0, dominant: "face", frames: 11, faces: 10 },
+      { start: 1, end: 2, emotion: null, confidence: null, scores: null, face: null, voice: null, speech_s: 0.05, dominant: null, frames: 11, faces: 0 },
+      { start: 2, end: 3, emotion: "HAP", confidence: 0.6, scores: FUSED_HAP, face: FACE_NEU, voice: VOICE_HAP, speech_s: 0.85, dominant: "voice", frames: 10, faces: 10 },
+    ],
+    experts: {
+      face: { scores: { ...FACE_HAP, HAP: 0.72, NEU: 0.22 }, used: true, detail: "a face in 20 of 32 frames", weight: 1 },
+      voice: { scores: VOICE_HAP, used: true, detail: "0.9 s of speech, scored in 1 of 1 window(s)", weight: 1 },
+    },
+    fusion: { rule: "log-linear pooling", weights: { face: 1, voice: 1 }, dominant: "face", agree: true },
+    model: {
+      ...base.model,
+      name: "mmer-default:fer-mini-xception+voice-cnn",
+      source: "builtin",
+      modalities: ["video", "audio"],
+      calibrated: true,
+      experts: {
+        face: {
+          name: "fer-mini-xception",
+          data: "FER2013",
+          calibrated: true,
+          temperature: 1.37,
+          figures: { split: "PrivateTest", accuracy7: 0.594, war: 0.611, uar: 0.547, macro_f1: 0.563 },
+          model_card: "mmer/assets/face-fer2013/MODEL_CARD.md",
+        },
+        voice: {
+          name: "voice-cnn",
+          data: "RAVDESS speech",
+          calibrated: true,
+          temperature: 1.2,
+          figures: { protocol: "6-fold by actor", war: { mean: 0.55, std: 0.04 }, uar: { mean: 0.52, std: 0.03 }, macro_f1: { mean: 0.5, std: 0.03 } },
+          model_card: "mmer/assets/voice/MODEL_CARD.md",
+        },
+      },
+      fusion: { rule: "log-linear pooling", weights: { face: 1, voice: 1 } },
+    },
+    ...overrides,
+  });
+}
