@@ -22,7 +22,8 @@ from mmer.training.metrics import classification_metrics, expected_calibration_e
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = "each file read as an upload (VAD, 3 s windows, speech only); no speech heard counts as an error"
+PROTOCOL = ("each file read as an upload (VAD, 3 s windows or one up to 6 s, speech only); "
+            "no speech heard counts as an error")
 
 
 def _corpus(data: Path) -> Path:

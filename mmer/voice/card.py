@@ -81,8 +81,9 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
             f"Speaker-independent: {cv['protocol']}. For each fold the test actors are never heard in "
             "training; the next fold's actors pick the epoch and the temperature. A test clip is read "
             "exactly as the service reads one upload of it (the same function): the VAD over the whole "
-            "file, 3-second windows, each window with speech scored from its first to its last word, "
-            "normalised within itself, and the windows averaged by their speech; nothing from the "
+            "file, 3-second windows (one for a file up to 6 s), each window with speech scored from its "
+            "first to its last word, normalised within itself, and the windows averaged by their speech; "
+            "nothing from the "
             "speaker's other clips. A clip in which the VAD finds no speech gets no answer, as in the "
             "service, and counts as an error. Chance UAR is 0.167.",
             "",

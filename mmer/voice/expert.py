@@ -38,6 +38,9 @@ FORMAT_VERSION = 1
 
 #: Voice windows: about a training clip's length (RAVDESS speech spans 1.5-4 s).
 WINDOW_S = 3.0
+#: An upload up to this long is read in one piece: a training clip was one sentence of 2.9-5.3 s, and
+#: cutting a 5 s voice memo into 3 s + 2 s would split its one sentence.
+WHOLE_S = 6.0
 #: A window with less speech than this is not scored (a cough, a click, one syllable).
 MIN_SPEECH_S = 0.3
 
@@ -60,9 +63,10 @@ def sha256(path: Path) -> str:
 
 
 def window_edges(duration: float, window_s: float = WINDOW_S) -> list[float]:
-    """Windows of ``window_s`` over ``[0, duration]``; one window up to 1.5 windows long, and a last
-    remainder under half a window joined to the window before."""
-    if duration <= 1.5 * window_s:
+    """Windows of ``window_s`` over ``[0, duration]``; one window for an upload up to
+    :data:`WHOLE_S` (two windows' worth at the default), and a last remainder under half a window
+    joined to the window before."""
+    if duration <= max(WHOLE_S, 1.5 * window_s):
         return [0.0, duration]
     edges = list(np.arange(0.0, duration, window_s)) + [duration]
     if duration - edges[-2] < window_s / 2:

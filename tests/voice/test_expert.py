@@ -51,6 +51,8 @@ def test_a_corrupted_file_is_refused(tmp_path: Path) -> None:
 
 def test_windows_of_an_upload() -> None:
     assert window_edges(4.0) == [0.0, 4.0]
+    assert window_edges(5.3) == [0.0, 5.3]  # the longest RAVDESS sentence is read whole
+    assert window_edges(6.5) == [0.0, 3.0, 6.5]
     assert window_edges(9.0) == [0.0, 3.0, 6.0, 9.0]
     assert window_edges(10.0) == [0.0, 3.0, 6.0, 10.0]
 
