@@ -36,7 +36,7 @@ from mmer.training.metrics import (
     summarize_folds,
 )
 from mmer.voice import vad
-from mmer.voice.features import FRAME_RATE, SAMPLE_RATE, voice_frames
+from mmer.voice.features import SAMPLE_RATE, voice_frames
 from mmer.voice.model import VoiceNet, VoiceNetConfig
 
 log = logging.getLogger(__name__)
@@ -217,18 +217,17 @@ class FoldResult:
 
 def predict_logits(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: str,
                    batch_size: int = 32) -> np.ndarray:
-    """Each clip read alone (whole speech span), as serving reads an upload."""
+    """(N, 6) logits of each clip's whole speech span, read alone: the quick reading used for early
+    stopping and the temperature (the test folds are read as uploads, :func:`read_as_uploads`)."""
     model.eval()
-    out = []
+    order = sorted(range(len(clips)), key=lambda i: len(clips[i].wave))  # similar lengths: less padding
+    logits = np.zeros((len(clips), NUM_CLASSES), np.float32)
     with torch.inference_mode():
-        order = sorted(range(len(clips)), key=lambda i: len(clips[i].wave))  # less padding
-        logits = np.zeros((len(clips), NUM_CLASSES), np.float32)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             x, lengths = _batch([voice_frames(clips[i].wave, normalisation) for i in idx])
             logits[idx] = model(x, lengths).numpy()
-        out.append(logits)
-    return out[0]
+    return logits
 
 
 def read_as_uploads(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: str,
@@ -367,14 +366,6 @@ def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig) -> dict:
     pooled = classification_metrics(all_true, all_pred, abstain=True)
     return {"protocol": f"{cfg.folds}-fold over actors (seed {cfg.seed}), each test clip read as an upload",
             "folds": folds, "summary": summary, "pooled": pooled, "classes": list(CLASSES)}
-
-
-def probabilities(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: str, temperature: float) -> np.ndarray:
-    return softmax(predict_logits(model, clips, normalisation), temperature)
-
-
-def frame_rate() -> float:
-    return FRAME_RATE
 
 
 # --- the shipped model ----------------------------------------------------------------------------
