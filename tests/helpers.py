@@ -50,3 +50,36 @@ def copy_with_weights(src: Path, dst: Path, edit: Callable[[dict[str, torch.Tens
     tensors = load_file(str(dst / "model.safetensors"))
     save_file(edit(tensors), str(dst / "model.safetensors"), metadata={"format": "pt"})
     return dst
+
+
+def touch(root: Path, rel: str) -> Path:
+    """An empty stand-in file at ``root / rel`` (dataset scanners read names, never contents)."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not decoded")
+    return path
+
+
+def face_with_voice(path: Path, voice: np.ndarray | None, seconds: float | None = None, *, offset: float = 0.0,
+                    fps: int = 15, size: int = 240) -> Path:
+    """A real face (scikit-image's smiling astronaut, moving a pixel a frame) for ``seconds``
+    (default: the voice's length after ``offset``), with ``voice`` (16 kHz) starting at ``offset``;
+    silent when ``voice`` is None."""
+    import cv2
+    from skimage import data
+
+    rate = media.AUDIO_SAMPLE_RATE
+    if seconds is None:
+        if voice is None:
+            raise ValueError("give seconds for a clip without a voice")
+        seconds = len(voice) / rate + offset
+    sound = None
+    if voice is not None:
+        sound = np.zeros(int(seconds * rate), np.float32)
+        start = int(offset * rate)
+        piece = voice[: len(sound) - start]
+        sound[start:start + len(piece)] = piece
+    picture = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    frames = [np.roll(picture, i % 5, axis=1) for i in range(int(seconds * fps))]
+    media.write_video(path, frames, fps, audio=sound)
+    return path

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from mmer import media
 from mmer.pipeline import DefaultPredictor, InputError, load_predictor
 from mmer.pooling import pool
-from tests.helpers import tone
+from tests.helpers import face_with_voice, tone
 
 FPS = 15
 SR = media.AUDIO_SAMPLE_RATE
@@ -23,11 +21,6 @@ RAVDESS = "ravdess-speech-16k"
 #: (its card lists the validation actors), so its answers here are real out-of-speaker answers.
 ANGRY = [f"Actor_{a:02d}/03-01-05-02-0{s}-0{r}-{a:02d}.flac"
          for a in (2, 12, 14, 17) for s in (1, 2) for r in (1, 2)]
-
-
-def face_frames(seconds: float, size: int = 240) -> list[np.ndarray]:
-    picture = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
-    return [np.roll(picture, i % 5, axis=1) for i in range(int(seconds * FPS))]
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +44,7 @@ def voices(shared_data: Path) -> dict[str, np.ndarray]:
 
 def compose(path: Path, voice: np.ndarray | None, seconds: float | None = None, *, offset: float = 0.0) -> Path:
     """The astronaut for ``seconds`` (default: the voice's length), the voice starting at ``offset``."""
-    seconds = seconds or (len(voice) / SR + offset)
-    sound = None
-    if voice is not None:
-        sound = np.zeros(int(seconds * SR), np.float32)
-        start = int(offset * SR)
-        sound[start:start + len(voice)] = voice[: len(sound) - start]
-    media.write_video(path, face_frames(seconds), FPS, audio=sound)
-    return path
+    return face_with_voice(path, voice, seconds, offset=offset, fps=FPS)
 
 
 def test_face_and_voice_both_answer_and_are_pooled(model: DefaultPredictor, voices: dict[str, np.ndarray],

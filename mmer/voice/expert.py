@@ -62,6 +62,18 @@ def sha256(path: Path) -> str:
     return _sha256(path)
 
 
+def speech_logits(model: VoiceNet, speech: Sequence[np.ndarray], normalisation: str) -> np.ndarray:
+    """(N, 6) logits of ``model`` for stretches of speech, each read alone (no padding against the
+    others): how the service reads a window, and how the recipe's cross-validation reads a test clip."""
+    out = np.zeros((len(speech), len(CLASSES)), np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for i, wave in enumerate(speech):
+            x = torch.from_numpy(voice_frames(wave, normalisation))[None]
+            out[i] = model(x, torch.tensor([x.shape[1]]))[0].numpy()
+    return out
+
+
 def window_edges(duration: float, window_s: float = WINDOW_S) -> list[float]:
     """Windows of ``window_s`` over ``[0, duration]``; one window for an upload up to
     :data:`WHOLE_S` (two windows' worth at the default), and a last remainder under half a window
@@ -112,13 +124,8 @@ class VoiceExpert:
                 "model_card": "mmer/assets/" + self.directory.name + "/MODEL_CARD.md"}
 
     def logits(self, speech: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 6) logits for stretches of speech, each read alone."""
-        out = np.zeros((len(speech), len(CLASSES)), np.float32)
-        with torch.inference_mode():
-            for i, wave in enumerate(speech):
-                x = torch.from_numpy(voice_frames(wave, self.normalisation))[None]
-                out[i] = self.model(x, torch.tensor([x.shape[1]]))[0].numpy()
-        return out
+        """(N, 6) logits for stretches of speech, each read alone (:func:`speech_logits`)."""
+        return speech_logits(self.model, speech, self.normalisation)
 
     def probabilities(self, speech: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 6) calibrated probabilities (softmax of logits / the fitted temperature)."""

@@ -236,10 +236,10 @@ def read_as_uploads(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: 
     (:func:`mmer.voice.expert.read_windows`: the VAD over the whole file, 3-second windows, only
     windows with speech scored, averaged by speech); a row of NaN where no window had speech (the
     service gives no voice answer there)."""
-    from mmer.voice.expert import clip_probabilities, read_windows
+    from mmer.voice.expert import clip_probabilities, read_windows, speech_logits
 
     def probabilities(pieces: list[np.ndarray]) -> np.ndarray:
-        return softmax(_logits_of(model, pieces, normalisation), temperature)
+        return softmax(speech_logits(model, pieces, normalisation), temperature)
 
     out = np.full((len(clips), NUM_CLASSES), np.nan)
     for i, clip in enumerate(clips):
@@ -250,13 +250,6 @@ def read_as_uploads(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: 
         if probs is not None:
             out[i] = probs
     return out
-
-
-def _logits_of(model: VoiceNet, waves: Sequence[np.ndarray], normalisation: str) -> np.ndarray:
-    model.eval()
-    with torch.inference_mode():
-        x, lengths = _batch([voice_frames(w, normalisation) for w in waves])
-        return model(x, lengths).numpy()
 
 
 def train_model(train: Sequence[VoiceClip], val: Sequence[VoiceClip], cfg: RecipeConfig, *, seed: int,

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mmer import media
-from tests.backend.conftest import astronaut, upload
+from tests.backend.conftest import upload
+from tests.helpers import face_with_voice
 
 FPS = 15
 SR = media.AUDIO_SAMPLE_RATE
@@ -28,14 +29,7 @@ def corpus(shared_data: Path) -> Path:
 
 
 def compose(path: Path, voice: np.ndarray | None, seconds: float, offset: float = 0.0) -> Path:
-    sound = None
-    if voice is not None:
-        sound = np.zeros(int(seconds * SR), np.float32)
-        start = int(offset * SR)
-        piece = voice[: len(sound) - start]
-        sound[start:start + len(piece)] = piece
-    media.write_video(path, [astronaut()] * int(seconds * FPS), FPS, audio=sound)
-    return path
+    return face_with_voice(path, voice, seconds, offset=offset, fps=FPS)
 
 
 def encode(path: Path, wave: np.ndarray, fmt: str, codec: str, rate: int = 48_000) -> Path:

@@ -23,13 +23,7 @@ from mmer.datasets import (
 )
 from mmer.datasets.ravdess import EXTRA_COLUMNS as RAVDESS_EXTRAS
 from mmer.labels import RAVDESS_EMOTIONS
-
-
-def touch(root: Path, rel: str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not decoded")
-    return path
+from tests.helpers import touch
 
 
 def speech_names(actor: int, modality: str = "03", ext: str = ".wav") -> list[str]:

@@ -22,13 +22,7 @@ from mmer.datasets.cremad import EXTRA_COLUMNS as CREMAD_EXTRAS
 from mmer.datasets.ravdess import EXTRA_COLUMNS as RAVDESS_EXTRAS
 from mmer.fsutil import PARTIAL_MARK
 from mmer.labels import RAVDESS_EMOTIONS
-
-
-def touch(root: Path, rel: str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not decoded")
-    return path
+from tests.helpers import touch
 
 
 def rows(path: Path) -> list[dict[str, str]]:

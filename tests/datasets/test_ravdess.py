@@ -18,13 +18,7 @@ from mmer.datasets import (
 )
 from mmer.datasets.ravdess import RavdessName, parse_name
 from mmer.labels import RAVDESS_EMOTIONS, label_id
-
-
-def touch(root: Path, rel: str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not decoded")
-    return path
+from tests.helpers import touch
 
 
 def one(root: Path, name: str, **options: bool) -> tuple[ClipRecord | None, SkippedFile | None]:

@@ -11,9 +11,9 @@ from safetensors.numpy import load_file
 
 from mmer import media
 from mmer.features.base import BackboneUnavailable
-from mmer.labels import CLASSES, RAVDESS_EMOTIONS
+from mmer.labels import CLASSES
 from mmer.voice import expert as voice_expert
-from mmer.voice.expert import DEFAULT_DIR, VoiceExpert, clip_probabilities, window_edges
+from mmer.voice.expert import DEFAULT_DIR, VoiceExpert, window_edges
 from tests.helpers import tone
 
 SR = 16_000
@@ -91,24 +91,13 @@ def test_the_card_is_the_one_its_run_wrote() -> None:
 
 
 @pytest.mark.slow
-def test_the_shipped_model_hears_emotion_in_voices_it_never_trained_on(voice: VoiceExpert,
-                                                                       shared_data: Path) -> None:
+def test_the_shipped_model_hears_emotion_in_voices_it_never_trained_on(shared_data: Path) -> None:
     """The shipped weights on their held-out actors (they chose its epoch and temperature, never its
-    weights), each clip read as an upload: far above chance (1/6)."""
-    from mmer.training.metrics import classification_metrics
+    weights), each clip read as an upload (`mmer benchmark voice`'s reading): far above chance (1/6)."""
+    from mmer.benchmark.voice import benchmark_voice
 
-    config = voice.config
-    root = shared_data / "ravdess-speech-16k"
-    truth, predicted = [], []
-    for actor in config["final"]["val_actors"]:
-        for path in sorted((root / f"Actor_{actor.split('_')[-1]}").glob("*.flac")):
-            abbr = RAVDESS_EMOTIONS[path.stem.split("-")[2]][1]
-            if abbr is None:  # surprised: no class here
-                continue
-            windows, _ = voice.windows(media.decode_audio(path))
-            probs = clip_probabilities(windows)
-            truth.append(CLASSES.index(abbr))
-            predicted.append(-1 if probs is None else int(probs.argmax()))  # no speech heard: an error
-    assert len(truth) == 4 * 52
-    metrics = classification_metrics(truth, predicted, abstain=True)
+    result = benchmark_voice(shared_data)
+    assert result["held_out"] and len(result["actors"]) == 4
+    metrics = result["metrics"]
+    assert metrics["n"] == 4 * 52
     assert metrics["no_answer"] <= 5 and metrics["uar"] > 0.5, metrics
