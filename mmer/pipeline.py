@@ -18,6 +18,7 @@ the input is an :class:`InputError` with a machine-readable ``code`` and a sente
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -33,6 +34,7 @@ import torch
 
 from mmer import media
 from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
+from mmer.budget import Budget
 from mmer.faces import get_detector
 from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.boxes import FrameBoxes, detect_frames
@@ -62,6 +64,11 @@ DETECTOR_OPTIONS: dict[str, Any] = {"max_side": 320, "min_face": 0.1}
 #: sides, searched on a 128-pixel copy for faces of at least a quarter of it (a few ms, not ~11).
 ROI_SIDES = 2.2
 ROI_OPTIONS: dict[str, Any] = {"max_side": 128, "min_face": 0.25}
+#: The default model decodes only reference frames (:func:`mmer.media.iter_frames_at`'s
+#: ``reference_only``) for clips of at least this frame rate whose samples lie at least this many
+#: frames apart: a sample is then at most a B-frame run (about 0.1 s at 30 fps) off its instant.
+REFERENCE_ONLY_FPS = 20.0
+REFERENCE_ONLY_GAP = 3
 
 #: A trained checkpoint's faces are boxed as `mmer faces` boxed its training clips (same detector
 #: settings, tracking, gap filling and smoothing), detecting on enough frames for at least this many
@@ -73,7 +80,13 @@ ROI_OPTIONS: dict[str, Any] = {"max_side": 128, "min_face": 0.25}
 FUSION_DETECTIONS_PER_S = 10
 
 INPUT_ERRORS = ("not_video", "undecodable", "too_long", "too_short", "frame_too_large", "no_signal")
-AUDIO_ONLY_CONTAINERS = frozenset({"wav", "mp3", "flac"})
+#: What :func:`sniff_media` calls audio-only containers ("audio": another format FFmpeg found holding only sound).
+AUDIO_ONLY_CONTAINERS = frozenset({"wav", "mp3", "flac", "audio"})
+#: QuickTime files may open with any of these atoms before (or instead of) ``ftyp``.
+_QUICKTIME_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"uuid", b"pnot")
+#: Formats FFmpeg recognises that are pictures or text, not video or audio.
+_NOT_MEDIA = ("image2", "tty", "bin", "idf", "adf", "xbin", "apng", "ass", "srt", "webvtt", "subviewer",
+              "microdvd", "mpl2", "jacosub", "sami", "realtext", "lrc", "ffmetadata")
 
 
 class InputError(ValueError):
@@ -88,12 +101,22 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What the predictor accepts: checked from the headers before anything is decoded."""
+    """What the predictor accepts: checked from the headers before anything is decoded, and again
+    on every decoded frame (:meth:`decoding`), since headers can lie."""
 
     max_duration_s: float = 1200.0
     min_duration_s: float = 0.3
     max_pixels: int = 3840 * 2160
     max_sample_frames: int = 256
+    #: Video frames decoded per request: 20 minutes at 60 fps. With ``max_pixels`` it bounds a
+    #: request's decoding work, whatever frame rate a file claims.
+    max_frames: int = 72_000
+
+    def decoding(self) -> media.DecodeLimits:
+        """The limits media decoding enforces frame by frame (a second's grace past the duration:
+        audio tracks often outlast their video by an encoder frame)."""
+        return media.DecodeLimits(max_pixels=self.max_pixels, max_seconds=self.max_duration_s + 1,
+                                  max_frames=self.max_frames)
 
 
 @dataclass
@@ -128,7 +151,12 @@ class Prediction:
 
 
 def sniff_media(head: bytes) -> str | None:
-    """The container a file's first bytes announce, or None: the service trusts this, not the name."""
+    """The container a file's first bytes announce, or None: the service trusts this, not the name.
+
+    The common containers are told by their signature; anything else is handed to FFmpeg's own
+    format probe, and accepted if FFmpeg finds a video or audio stream in a format that is not a
+    picture or text (MPEG-PS, ASF/WMV, NUT, …). A picture, a document or random bytes get None.
+    """
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
@@ -147,33 +175,67 @@ def sniff_media(head: bytes) -> str | None:
         return "mp3"
     if len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
         return "mpegts"
-    if len(head) >= 12 and head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
-        return "mp4"  # QuickTime files without an ftyp box
-    return None
+    if len(head) >= 389 and head[4] == 0x47 and head[196] == 0x47 and head[388] == 0x47:
+        return "mpegts"  # M2TS (Blu-ray, AVCHD camcorders): 188-byte packets behind a 4-byte timestamp
+    if len(head) >= 12 and head[4:8] in _QUICKTIME_ATOMS:
+        return "mp4"  # QuickTime files that open with another atom than ftyp
+    return _ffmpeg_sniff(head)
+
+
+def _ffmpeg_sniff(head: bytes) -> str | None:
+    """FFmpeg's format probe on the first bytes: its format's short name, "audio" for sound only."""
+    import io
+
+    import av
+
+    try:
+        with av.open(io.BytesIO(head), mode="r", options={"probesize": str(max(len(head), 32))}) as container:
+            name = container.format.name.split(",")[0]
+            kinds = {s.type for s in container.streams}
+    except (av.FFmpegError, ValueError, UnicodeDecodeError, OSError):
+        return None
+    if name.endswith("_pipe") or name in _NOT_MEDIA or not kinds & {"video", "audio"}:
+        return None
+    return name if "video" in kinds else "audio"
 
 
 def check_video(path: Path, limits: Limits) -> tuple[media.MediaInfo, float]:
-    """Headers → (info, duration) of a video; refuses what the limits exclude before any frame is decoded."""
+    """Headers → (info, duration) of a video; refuses what the limits exclude before the clip is decoded."""
     return check_media(path, limits, need_video=True)
 
 
-def check_media(path: Path, limits: Limits, *, need_video: bool = False) -> tuple[media.MediaInfo, float]:
-    """Headers → (info, duration) of a video or an audio file, refused early where the limits say."""
+@contextlib.contextmanager
+def reading(what: str = "file") -> Iterator[None]:
+    """Media errors as the user's input errors: a limit met while decoding keeps its own code."""
     try:
-        info = media.probe(path)
+        yield
+    except media.LimitExceeded as exc:
+        raise InputError(exc.code, f"the {what} {_after_name(exc)}") from exc
+    except media.MediaError as exc:
+        raise InputError("undecodable", f"the {what} cannot be decoded: {exc}") from exc
+
+
+def _after_name(exc: media.LimitExceeded) -> str:
+    """``upload.ts: frames of …`` → ``has frames of …`` (the file's name on disk is ours, not the user's)."""
+    text = str(exc).split(": ", 1)[-1]
+    return ("has " + text) if text.startswith(("frames", "more")) else text
+
+
+def check_media(path: Path, limits: Limits, *, need_video: bool = False,
+                budget: Budget | None = None) -> tuple[media.MediaInfo, float]:
+    """Headers (and the first frame, for its orientation) → (info, duration) of a video or an audio
+    file, refused early where the limits say. A length the file does not declare is read from its
+    packets, no further than the limit."""
+    with reading():
+        info = media.probe(path, max_pixels=limits.max_pixels)
         if need_video and not info.has_video:
             raise InputError("not_video", "the file has no video stream (audio only?); send a video")
         if info.width and info.height and info.width * info.height > limits.max_pixels:
             raise InputError("frame_too_large", f"frames are {info.width}×{info.height}; the limit is "
                              f"{limits.max_pixels:,} pixels per frame (4K UHD by default): downscale the video")
-        if info.duration is not None:
-            duration = info.duration
-        elif info.has_video:
-            duration = media.clip_duration(path)
-        else:  # an audio stream without a declared length (streamed WebM/Ogg): count its samples
-            duration = len(media.decode_audio(path, max_seconds=limits.max_duration_s + 1)) / media.AUDIO_SAMPLE_RATE
-    except media.MediaError as exc:
-        raise InputError("undecodable", f"the file cannot be decoded: {exc}") from exc
+        duration = info.duration
+        if duration is None:
+            duration = media.media_duration(path, max_seconds=limits.max_duration_s, budget=budget)
     if duration > limits.max_duration_s:
         raise InputError("too_long", f"the file is {duration:.0f} s long; the limit is {limits.max_duration_s:.0f} s")
     if duration < limits.min_duration_s:
@@ -298,9 +360,11 @@ class _Clock:
     def __init__(self) -> None:
         self.ms: dict[str, float] = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         self.started = time.perf_counter()
+        self._lock = threading.Lock()  # the face and voice branches run in two threads
 
     def add(self, stage: str, ms: float) -> None:
-        self.ms[stage] = self.ms.get(stage, 0.0) + ms
+        with self._lock:
+            self.ms[stage] = self.ms.get(stage, 0.0) + ms
 
     def timed(self, stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         t0 = time.perf_counter()
@@ -315,9 +379,9 @@ class _Clock:
             try:
                 item = next(items)
             except StopIteration:
-                self.ms[stage] += (time.perf_counter() - t0) * 1000
+                self.add(stage, (time.perf_counter() - t0) * 1000)
                 return
-            self.ms[stage] += (time.perf_counter() - t0) * 1000
+            self.add(stage, (time.perf_counter() - t0) * 1000)
             yield item
 
     def result(self) -> dict[str, float]:
@@ -376,8 +440,10 @@ class Predictor(ABC):
         return sample_frames
 
     @abstractmethod
-    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
-        """Blocking and CPU-heavy: the service runs it in a worker thread."""
+    def predict(self, path: Path, *, sample_frames: int = 32, budget: Budget | None = None) -> Prediction:
+        """Blocking and CPU-heavy: the service runs it in a worker thread. ``budget`` is checked
+        between pieces of work: cancelling it (or its deadline passing) stops the prediction with
+        :class:`mmer.budget.Cancelled` within a piece (a decoded frame, a batch of faces)."""
 
 
 class DefaultPredictor(Predictor):
@@ -430,14 +496,14 @@ class DefaultPredictor(Predictor):
         """``sample_frames``, or more for long videos: at least :data:`TIMELINE_FPS` frames per second."""
         return max(sample_frames, math.ceil(duration * TIMELINE_FPS))
 
-    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
+    def predict(self, path: Path, *, sample_frames: int = 32, budget: Budget | None = None) -> Prediction:
         clock = _Clock()
         sample_frames = self.check_sample_frames(sample_frames)
         path = Path(path)
-        info, duration = check_media(path, self.limits)
+        budget = budget or Budget()
+        info, duration = check_media(path, self.limits, budget=budget)
         n = self.frame_count(duration, sample_frames) if info.has_video else 0
-        face = self._faces(path, duration, n, clock) if info.has_video else None
-        voice = self._voice(path, duration, clock) if info.has_audio else None
+        face, voice = self._both(path, info, duration, n, clock, budget)
         face_ok = face is not None and len(face[1]) > 0
         voice_ok = voice is not None and any(w.probs is not None for w in voice[0])
         if not face_ok and not voice_ok:
@@ -500,25 +566,54 @@ class DefaultPredictor(Predictor):
                           model=self.info(), duration_s=round(duration, 3), timing_ms=clock.result(),
                           sample_frames=sample_frames, frames_analysed=n, experts=experts, fusion=fusion)
 
-    def _faces(self, path: Path, duration: float, n: int, clock: _Clock) -> tuple[np.ndarray, np.ndarray]:
+    def _both(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: _Clock,
+              budget: Budget) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[list, list] | None]:
+        """The face expert's and the voice expert's readings. The voice (its own decoder, the VAD
+        and its CNN) runs in a second thread beside the face: each branch waits on its decoder
+        at times, and the other fills those gaps. A failing branch stops the other."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not info.has_audio:
+            return (self._faces(path, info, duration, n, clock, budget) if info.has_video else None), None
+        if not info.has_video:
+            return None, self._voice(path, duration, clock, budget)
+        voice_budget = budget.linked()
+        with ThreadPoolExecutor(1, thread_name_prefix="mmer-voice") as pool:
+            heard = pool.submit(self._voice, path, duration, clock, voice_budget)
+            try:
+                face = self._faces(path, info, duration, n, clock, budget)
+            except BaseException:
+                voice_budget.cancel()
+                raise
+            return face, heard.result()
+
+    def _faces(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: _Clock,
+               budget: Budget) -> tuple[np.ndarray, np.ndarray]:
         """(per-face six-class probabilities, the sample time each stands for)."""
         from mmer.features.fer import to_six
 
         times = media.sample_times(duration, n)
+        fps = float(info.fps or 0)
+        # Samples several frames apart need no frame that nothing refers to: skipping the decoding
+        # of non-reference (B) frames saves a third or more of the decoder's work, and moves each
+        # sample at most a few frames earlier (to the reference frame on screen before it).
+        reference_only = fps >= REFERENCE_ONLY_FPS and duration / max(n, 1) >= REFERENCE_ONLY_GAP / fps
         found_times: list[float] = []
         probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
         crops: list[np.ndarray] = []
 
         def flush() -> None:
+            budget.check()
             if crops:
                 _, p7 = clock.timed("model", self.backbone.predict, np.stack(crops))
                 probs.append(temper(to_six(p7), self.face_temperature))
                 crops.clear()
 
-        frames = clock.iterate("decode", _background(media.iter_frames_at(path, times)))
+        frames = clock.iterate("decode", _background(media.iter_frames_at(
+            path, times, limits=self.limits.decoding(), budget=budget, reference_only=reference_only)))
         tracker = self.tracker()
         last_frame = 0.0
-        try:
+        with reading("video"):
             for i, t, image in frames:
                 last_frame = max(last_frame, t)
                 box = clock.timed("faces", tracker.box, t, image)
@@ -529,25 +624,25 @@ class DefaultPredictor(Predictor):
                 if len(crops) >= CHUNK:
                     flush()
             flush()
-        except media.MediaError as exc:
-            raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
         check_coverage(duration, last_frame)
         return np.concatenate(probs), np.asarray(found_times)
 
-    def _voice(self, path: Path, duration: float, clock: _Clock) -> tuple[list, list] | None:
-        """The voice expert's windows and the VAD's speech regions; None when the sound is unreadable."""
+    def _voice(self, path: Path, duration: float, clock: _Clock, budget: Budget) -> tuple[list, list] | None:
+        """The voice expert's windows and the VAD's speech regions; None when there is no sound."""
         from mmer.voice.features import SAMPLE_RATE
 
         try:
-            wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
-                               max_seconds=self.limits.max_duration_s + 1)
-        except media.NoAudioStream:
-            return None
-        except media.MediaError as exc:
-            raise InputError("undecodable", f"the sound cannot be decoded: {exc}") from exc
+            with reading("sound"):
+                wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
+                                   max_seconds=min(duration, self.limits.max_duration_s) + 1, budget=budget)
+        except InputError as exc:
+            if isinstance(exc.__cause__, media.NoAudioStream):
+                return None
+            raise
+        budget.check()
         if wave.size < SAMPLE_RATE * 0.1:
             return [], []
-        return clock.timed("voice", self.voice.windows, wave, duration)
+        return clock.timed("voice", self.voice.windows, wave, duration, budget=budget)
 
 
 #: Log-linear pooling weights of the default's experts (see :mod:`mmer.pooling`). Both experts'
@@ -646,7 +741,8 @@ class FusionPredictor(Predictor):
         #: A window is one training clip's length (RAVDESS ≈ 3.5 s, CREMA-D ≈ 2.5 s).
         self.window_s = float(window_s or config.get("preprocessing", {}).get("window_s", 3.0))
         self.name = f"mmer-fusion:{config.get('training', {}).get('run_id', Path(checkpoint_dir).name)}"
-        self.source = str(self.checkpoint.path)
+        #: The checkpoint's folder name, never its path on the server's disk (answers carry it).
+        self.source = self.checkpoint.path.name
         self.temperature = self.checkpoint.temperature
         self.calibrated = "calibration" in config
 
@@ -659,12 +755,13 @@ class FusionPredictor(Predictor):
         edges = [i * self.window_s for i in range(count)] + [duration]
         return edges
 
-    def predict(self, path: Path, *, sample_frames: int = 32) -> Prediction:
+    def predict(self, path: Path, *, sample_frames: int = 32, budget: Budget | None = None) -> Prediction:
         clock = _Clock()
         self.check_sample_frames(sample_frames)  # validated for a uniform API; the checkpoint fixes its frames
         path = Path(path)
+        budget = budget or Budget()
         reads_video, reads_audio = "video" in self.modalities, "audio" in self.modalities
-        info, duration = check_media(path, self.limits, need_video=not reads_audio)
+        info, duration = check_media(path, self.limits, need_video=not reads_audio, budget=budget)
         if not reads_video and not info.has_audio:
             raise InputError("no_signal", "this model reads the voice only and the file has no sound")
         edges = self.window_edges(duration)
@@ -676,15 +773,17 @@ class FusionPredictor(Predictor):
             # The last window's sound runs to the end of the audio track, as `mmer audio` keeps the whole
             # track for training: cutting it at the video's end changes length-dependent audio features.
             audio_edges = [*edges[:-1], math.inf]
-            audio_iter = clock.iterate("decode", media.iter_audio_segments(path, audio_edges, self.sample_rate))
+            audio_iter = clock.iterate("decode", media.iter_audio_segments(
+                path, audio_edges, self.sample_rate, limits=self.limits.decoding(), budget=budget))
         # Every frame is decoded and boxed exactly as `mmer faces` boxed the training clips (same
         # detector settings, tracking and smoothing, per window); only the sampled frames are kept.
-        frames = _Peekable(clock.iterate("decode", _background(media.iter_frames(path)))) if reads_video else None
+        frames = _Peekable(clock.iterate("decode", _background(media.iter_frames(
+            path, limits=self.limits.decoding(), budget=budget)))) if reads_video else None
         detector = _TimedDetector(self._detector("dataset"), clock) if reads_video else None
         every = self.face_every or max(1, int(float(info.fps or 0) // FUSION_DETECTIONS_PER_S))
         last_frame = 0.0
         results: list[tuple[_Window, np.ndarray | None, bool, bool]] = []
-        try:
+        with reading("video"):
             for index, window in enumerate(windows):
                 final = index == len(windows) - 1
                 video = None
@@ -704,12 +803,11 @@ class FusionPredictor(Predictor):
                         audio_iter, audio_note = None, "no audio stream"
                     if audio is not None and audio.size < self.sample_rate * 0.1:
                         audio, audio_note = None, "no audio samples in this part"
+                budget.check()
                 probs = self._answer(clock, video, audio)
                 results.append((window, probs, video is not None, audio is not None))
                 log.debug("window %d [%.1f, %.1f): video %s audio %s", index, window.start, window.end,
                           video is not None, audio is not None)
-        except media.MediaError as exc:
-            raise InputError("undecodable", f"the video cannot be decoded: {exc}") from exc
         if frames is not None:
             check_coverage(duration, last_frame)
         answered = [(w, p) for w, p, _, _ in results if p is not None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -151,9 +152,36 @@ def test_limits_are_checked_from_the_headers(clips: dict[str, Path], tmp_path: P
     (b"hello, this is text", None),
     (b"x", None),
     (b"", None),
+    # QuickTime files may open with other atoms than ftyp.
+    (b"\x00\x00\x00\x08wide\x00\x01\x00\x00mdat", "mp4"),
+    (b"\x00\x00\x00\x10skip\x00\x00\x00\x00", "mp4"),
+    (b"\x00\x00\x00\x14pnot\x00\x00\x00\x00", "mp4"),
+    (b"\x00\x00\x00\x18uuid\x00\x00\x00\x00", "mp4"),
+    # M2TS: a 4-byte timestamp before each 188-byte packet.
+    ((b"\x00\x00\x00\x00\x47" + b"\x00" * 187) * 3, "mpegts"),
 ])
 def test_sniffing_reads_magic_bytes_not_names(head: bytes, name: str | None) -> None:
     assert sniff_media(head) == name
+
+
+def test_other_containers_ffmpeg_reads_are_told_by_ffmpeg_and_pictures_are_not(tmp_path: Path) -> None:
+    """MPEG-PS and ASF (no signature on the list) pass on FFmpeg's own probe; a PNG, which FFmpeg
+    also opens (as a one-frame "video"), and text do not."""
+    for fmt, codec in (("mpeg", "mpeg2video"), ("asf", "mpeg4")):
+        path = tmp_path / f"clip.{fmt}"
+        with av.open(str(path), "w", format=fmt) as container:
+            stream = container.add_stream(codec, rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for i in range(10):
+                frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+                frame.pts = i
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        assert sniff_media(path.read_bytes()[:8192]) == fmt
+    png = tmp_path / "face.png"
+    cv2.imwrite(str(png), data.astronaut()[:, :, ::-1])
+    assert sniff_media(png.read_bytes()[:8192]) is None
+    assert sniff_media(b"\x00" * 8192) is None
 
 
 def test_sniffing_real_files(clips: dict[str, Path], tmp_path: Path) -> None:
@@ -313,3 +341,35 @@ def test_frames_kept_while_boxing_are_the_ones_sampling_would_pick(index_clip: P
     assert [f.time for f in kept] == [t for t, _ in expected]
     for frame, (_, image) in zip(kept, expected, strict=True):
         np.testing.assert_array_equal(frame.image, image)
+
+
+# --- cancellation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["default", "checkpoint"])
+def test_a_cancelled_prediction_stops_within_a_piece_of_work(which: str, face_model: DefaultPredictor,
+                                                             checkpoint: Path, tmp_path: Path) -> None:
+    """The client hangs up 0.2 s into a 60 s clip: the worker unwinds at its next check instead
+    of computing the whole answer for nobody."""
+    import threading
+    import time
+
+    from mmer.budget import Budget, Cancelled
+
+    predictor = face_model if which == "default" else load_predictor(checkpoint, device="cpu")
+    clip = tmp_path / "minute.mp4"
+    media.write_video(clip, face_frames(60, size=128), FPS, audio=tone(60))
+    budget = Budget()
+    threading.Timer(0.2, budget.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        predictor.predict(clip, budget=budget)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_deadline_stops_the_prediction(face_model: DefaultPredictor, clips: dict[str, Path]) -> None:
+    from mmer.budget import Budget, DeadlineExceeded
+
+    budget = Budget(deadline_s=0.001)
+    with pytest.raises(DeadlineExceeded):
+        face_model.predict(clips["long"], budget=budget)

@@ -64,7 +64,9 @@ def _tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 class SameMaxPool2d(nn.Module):
     """Keras ``MaxPooling2D(padding='same')``: asymmetric padding with -inf, so padding never wins.
 
-    PyTorch's symmetric ``padding=1`` would shift every stride-2 window by one pixel.
+    PyTorch's symmetric ``padding=1`` would shift every stride-2 window by one pixel. A
+    channels-last input stays channels-last (padding would otherwise hand the pooling a
+    channels-first tensor, and PyTorch's CPU max-pool is about four times slower on those).
     """
 
     def __init__(self, kernel: int = 3, stride: int = 2) -> None:
@@ -74,7 +76,10 @@ class SameMaxPool2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         top, bottom = _tf_same_pads(x.shape[-2], self.kernel, self.stride)
         left, right = _tf_same_pads(x.shape[-1], self.kernel, self.stride)
+        nhwc = x.dim() == 4 and x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last)
         x = F.pad(x, (left, right, top, bottom), value=-math.inf)
+        if nhwc:
+            x = x.contiguous(memory_format=torch.channels_last)
         return F.max_pool2d(x, self.kernel, self.stride)
 
 
@@ -202,7 +207,9 @@ class FerBackbone(VideoBackbone):
         except (OSError, RuntimeError, SafetensorError) as exc:
             raise BackboneUnavailable(f"cannot load facial-expression weights {weights}: "
                                       f"{str(exc).splitlines()[0]}; run `mmer weights fetch`") from exc
-        self.model = model.to(self.device)
+        #: Channels-last: the depthwise convolutions and pools run about twice as fast on the CPU
+        #: (outputs agree with channels-first to 1e-5).
+        self.model = model.to(self.device, memory_format=torch.channels_last)
         log.debug("fer backbone on %s from %s", self.device, weights)
 
     @classmethod
@@ -250,7 +257,8 @@ class FerBackbone(VideoBackbone):
         probs = np.zeros((len(x), FerNet.NUM_CLASSES), np.float32)
         with torch.inference_mode():
             for start in range(0, len(x), self.batch_size):
-                batch = torch.from_numpy(x[start:start + self.batch_size]).to(self.device)
+                batch = torch.from_numpy(x[start:start + self.batch_size]).to(
+                    self.device, memory_format=torch.channels_last)
                 emb, logits = self.model(batch)
                 embeddings[start:start + len(batch)] = emb.float().cpu().numpy()
                 probs[start:start + len(batch)] = torch.softmax(logits.float(), dim=-1).cpu().numpy()

@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from mmer.budget import Budget
 from mmer.features.base import BackboneUnavailable
 from mmer.labels import CLASSES
 from mmer.training.metrics import softmax
@@ -43,6 +44,8 @@ WINDOW_S = 3.0
 WHOLE_S = 6.0
 #: A window with less speech than this is not scored (a cough, a click, one syllable).
 MIN_SPEECH_S = 0.3
+#: Windows scored between two checks of a request's budget (a long upload's cancellation waits at most this many).
+SCORE_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -133,26 +136,30 @@ class VoiceExpert:
             return np.zeros((0, len(CLASSES)))
         return softmax(self.logits(speech), self.temperature)
 
-    def windows(self, wave: np.ndarray, duration: float | None = None,
-                window_s: float = WINDOW_S) -> tuple[list[VoiceWindow], list[vad.Speech]]:
+    def windows(self, wave: np.ndarray, duration: float | None = None, window_s: float = WINDOW_S, *,
+                budget: Budget | None = None) -> tuple[list[VoiceWindow], list[vad.Speech]]:
         """Score each window of ``wave`` (mono 16 kHz, starting at 0 s) that holds speech
-        (:func:`read_windows`)."""
-        return read_windows(wave, self.probabilities, duration, window_s)
+        (:func:`read_windows`); ``budget`` is checked between batches."""
+        return read_windows(wave, self.probabilities, duration, window_s,
+                            check=budget.check if budget is not None else None)
 
 
 def read_windows(wave: np.ndarray, probabilities: Callable[[list[np.ndarray]], np.ndarray],
-                 duration: float | None = None,
-                 window_s: float = WINDOW_S) -> tuple[list[VoiceWindow], list[vad.Speech]]:
+                 duration: float | None = None, window_s: float = WINDOW_S, *,
+                 check: Callable[[], None] | None = None) -> tuple[list[VoiceWindow], list[vad.Speech]]:
     """How an upload is heard: the VAD over all of ``wave``, windows of ``window_s``, and in each
     window with at least :data:`MIN_SPEECH_S` of speech, the stretch from its first to its last word
     scored by ``probabilities`` (a list of waves → (N, 6)). The recipe's cross-validation reads its
     test clips through this same function, so its figures are the service's.
 
-    Returns the windows and the VAD's speech regions (for per-segment speech seconds).
+    Returns the windows and the VAD's speech regions (for per-segment speech seconds). ``check``
+    (e.g. a request's cancellation) is called between the VAD and each batch of windows.
     """
+    check = check or (lambda: None)
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     duration = len(wave) / SAMPLE_RATE if duration is None else duration
     regions = vad.speech_regions(wave)
+    check()
     edges = window_edges(max(duration, len(wave) / SAMPLE_RATE), window_s)
     pending: list[tuple[float, float, float, np.ndarray | None]] = []
     for start, end in zip(edges, edges[1:], strict=False):
@@ -165,7 +172,11 @@ def read_windows(wave: np.ndarray, probabilities: Callable[[list[np.ndarray]], n
             piece = wave[int(span.start * SAMPLE_RATE):int(np.ceil(span.end * SAMPLE_RATE))]
         pending.append((start, end, seconds, piece))
     pieces = [p for *_, p in pending if p is not None]
-    probs = probabilities(pieces) if pieces else np.zeros((0, len(CLASSES)))
+    batches = [np.zeros((0, len(CLASSES)))]
+    for first in range(0, len(pieces), SCORE_BATCH):
+        batches.append(probabilities(pieces[first:first + SCORE_BATCH]))
+        check()
+    probs = np.concatenate(batches)
     out, k = [], 0
     for start, end, seconds, piece in pending:
         p = None
