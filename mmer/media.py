@@ -363,8 +363,9 @@ def _packet_duration(container: av.container.InputContainer, stream: av.stream.S
     """How long a stream runs, from its packets' timestamps (demuxing only, nothing is decoded):
     for files that declare no duration, such as the WebM a browser records. Stops reading once
     past ``max_seconds``: the answer is then just over it, however long the file is."""
-    start, end = _stream_start(stream), None
+    start, end, packets = _stream_start(stream), None, 0
     for count, packet in enumerate(container.demux(stream)):
+        packets += packet.size > 0
         if budget is not None and count % 256 == 0:
             budget.check()
         stamp = packet.pts if packet.pts is not None else packet.dts
@@ -374,7 +375,7 @@ def _packet_duration(container: av.container.InputContainer, stream: av.stream.S
         end = t if end is None else max(end, t)
         if max_seconds is not None and end > max_seconds:
             break
-    return end
+    return 0.0 if end is None and not packets else end  # a stream with nothing in it lasts 0 s
 
 
 def media_duration(path: PathLike, *, max_seconds: float | None = None, budget: Budget | None = None) -> float:

@@ -481,7 +481,7 @@ def undecodable_stream_mp4(path: Path, *, frames: int = 15, width: int = 320, he
 
 
 def late_audio(path: Path, offset: float = 2.0, *, seconds: float = 4.0, width: int = 320, height: int = 180,
-               fps: int = 15, beep_at: float = 0.5, face: bool = False) -> Path:
+               fps: int = 15, beep_at: float = 0.5, face: bool = False, sound: np.ndarray | None = None) -> Path:
     """Video from 0 s, audio from ``offset`` s (MP4 by default; the container follows the suffix: .mkv, .mov).
 
     The audio's first sample is stamped ``offset`` s; in MP4 the muxer writes it as an empty edit, so
@@ -490,6 +490,7 @@ def late_audio(path: Path, offset: float = 2.0, *, seconds: float = 4.0, width: 
 
     A correct reader must see ``seconds * fps`` frames ``pattern(width, height, i)`` from 0 s and
     the beep at ``offset + beep_at`` s on the video's clock — not at ``beep_at`` (audio glued to 0 s).
+    ``sound`` (mono float32 at :data:`AUDIO_RATE`, e.g. a real voice) replaces the beep.
     """
     path = Path(path)
     fmt = {".mkv": "matroska", ".mov": "mov"}.get(path.suffix.lower(), "mp4")
@@ -498,7 +499,8 @@ def late_audio(path: Path, offset: float = 2.0, *, seconds: float = 4.0, width: 
         video = _video(out, "libx264", width, height, fps)
         audio = _audio(out)
         _encode_frames(out, video, (pattern(width, height, i, face=face) for i in range(frames)))
-        _encode_audio(out, audio, beep(max(seconds - offset, beep_at + 0.2), (beep_at,)), start=offset)
+        samples = beep(max(seconds - offset, beep_at + 0.2), (beep_at,)) if sound is None else sound
+        _encode_audio(out, audio, samples, start=offset)
     return path
 
 

@@ -27,14 +27,23 @@ def get_service(request: Request) -> InferenceService:
     return request.app.state.service
 
 
+def api_key_matches(expected: str | None, given: str | None) -> bool:
+    """The one rule for the key, shared by this dependency and the upload gate (which decides before the
+    body is read): open when no key is configured, else the header must match, compared in constant time."""
+    if expected is None:
+        return True
+    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "unauthorized", f"A valid {API_KEY_HEADER} header is required.")
+
+
 def require_api_key(settings: Annotated[Settings, Depends(get_app_settings)],
                     key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
-    """Open when no key is configured; otherwise the header must match (compared in constant time)."""
-    expected = settings.api_key
-    if expected is None:
-        return
-    if key is None or not secrets.compare_digest(key.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", f"A valid {API_KEY_HEADER} header is required.")
+    """Guards GET / and documents the key in OpenAPI; the upload routes are already checked by the gate."""
+    if not api_key_matches(settings.api_key, key):
+        raise unauthorized()
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -25,10 +25,12 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "upload_timeout",
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
     503: "busy",
+    504: "timeout",
 }
 #: Where a request field lives, dropped from the readable location ("query.sample_frames" → "sample_frames").
 _SOURCES = {"query", "body", "path", "header", "cookie"}

@@ -15,9 +15,15 @@ from fastapi import FastAPI
 import mmer
 from app.errors import install_error_handlers
 from app.inference import InferenceService
-from app.middleware import ForwardedPrefixMiddleware, SettingsCORSMiddleware, UploadLimitMiddleware
+from app.middleware import (
+    ForwardedPrefixMiddleware,
+    SettingsCORSMiddleware,
+    UploadGateMiddleware,
+    UploadLimitMiddleware,
+)
 from app.routers import infer, info
 from app.settings import Settings, get_settings
+from mmer.pipeline import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not logging.getLogger().handlers:  # uvicorn only configures its own loggers
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app.state.service = InferenceService(settings)
+        app.state.service = InferenceService(settings, predictor=getattr(app.state, "predictor", None))
     except Exception as exc:
         # One readable line (e.g. "run `mmer weights fetch`") rather than only a traceback.
         log.error("cannot start: %s", exc)
@@ -51,12 +57,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, predictor: Predictor | None = None) -> FastAPI:
+    """The app; ``settings`` and ``predictor`` replace the environment's and the loaded model (tests)."""
     app = FastAPI(title="mmer", version=mmer.__version__, description=DESCRIPTION, lifespan=lifespan)
     if settings is not None:
         app.state.settings = settings
+    if predictor is not None:
+        app.state.predictor = predictor
     install_error_handlers(app)
-    # Last added runs first: CORS wraps the size check so that a browser can read its 413 too.
+    # Last added runs first: CORS wraps the size check and the gate so that a browser can read their
+    # refusals too; the size check comes before the key and the slot, all before the body is read.
+    app.add_middleware(UploadGateMiddleware, settings=lambda: _settings_of(app), service=lambda: app.state.service)
     app.add_middleware(UploadLimitMiddleware, limit=lambda: _settings_of(app).max_upload_bytes)
     app.add_middleware(SettingsCORSMiddleware, settings=lambda: _settings_of(app))
     app.add_middleware(ForwardedPrefixMiddleware)

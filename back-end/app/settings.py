@@ -41,6 +41,23 @@ class Settings(BaseSettings):
     #: When set, POST /infer, POST /infer/predict and GET / need header ``X-API-Key`` equal to it.
     api_key: str | None = Field(None, repr=False)
     retry_after_s: int = Field(5, gt=0)
+    #: Slowest accepted upload, as an average since the request began: 32 KiB/s (256 kbit/s) is below
+    #: a poor mobile uplink, yet it bounds how long one client can hold a slot (100 MiB in under an hour).
+    upload_min_kib_s: float = Field(32, gt=0)
+    #: Seconds an upload may take before the rate applies (connection set-up, a client that is slow to start).
+    upload_grace_s: float = Field(10, gt=0)
+    #: Seconds from the end of an upload to its answer, waiting in the queue included; past it the work
+    #: stops (504). 600 lets the longest accepted clip (20 min) through a trained model on two CPU cores
+    #: (about twice real time; the default model is ~28x), and stays under the proxy's and gunicorn's 900 s.
+    deadline_s: float = Field(600, gt=0)
+    #: Gunicorn worker processes (read by start.sh); with ``concurrency`` it sizes each prediction's threads.
+    workers: int = Field(1, gt=0)
+    #: Threads each prediction may use in torch, OpenCV and the video decoder; unset: the cores this
+    #: process may use (its CPU affinity and container quota) divided by ``workers × concurrency``.
+    threads: int | None = Field(None, gt=0)
+    #: Video frames decoded per request (20 min at 60 fps): with ``max_pixels`` it bounds the decoding
+    #: work any file can ask for, whatever frame rate it claims.
+    max_frames: int = Field(72_000, gt=0)
     #: Where per-request upload folders are made (default: the system temp folder).
     tmp_dir: str | None = None
 
@@ -70,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * MIB)
+
+    @property
+    def upload_min_bytes_s(self) -> float:
+        return self.upload_min_kib_s * 1024
 
 
 def describe_errors(exc: ValidationError) -> str:

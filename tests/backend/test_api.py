@@ -207,9 +207,16 @@ def test_a_non_integer_sample_frames_is_an_invalid_request(client: TestClient, c
 
 def test_a_missing_file_field_is_an_invalid_request(client: TestClient, clips: dict[str, Path]) -> None:
     body = assert_error(client.post("/infer", files={"video": ("a.mp4", b"xx", "video/mp4")}), 422, "invalid_request")
-    assert body["detail"] == "file: Field required"
-    assert_error(client.post("/infer/predict", data={"file": "not a file"}), 422, "invalid_request")
-    assert_error(client.post("/infer/predict", json={"file": "x"}), 422, "invalid_request")
+    assert body["detail"].startswith("The request has no `file` part.")
+    # Sent as a text field: the answer says so in words, never with a Python type such as <class 'str'>.
+    body = assert_error(client.post("/infer/predict", data={"file": "not a file"}, files={"other": ("a", b"x")}),
+                        422, "invalid_request")
+    assert "is text, not a file" in body["detail"] and "<class" not in body["detail"]
+    body = assert_error(client.post("/infer/predict", data={"file": "not a file"}), 422, "invalid_request")
+    assert "not multipart/form-data" in body["detail"] and "<class" not in body["detail"]
+    body = assert_error(client.post("/infer/predict", json={"file": "x"}), 422, "invalid_request")
+    assert "multipart/form-data" in body["detail"]
+    assert client.post("/infer/predict", files=upload(clips["silent"])).status_code == 200
 
 
 # --- size limits ------------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def free_port() -> int:
 
 def server_env(fer_cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MMER_")}
-    return {**env, "MMER_CACHE_DIR": str(fer_cache), "MMER_MAX_UPLOAD_MB": "1"}
+    # A short grace period, so that a client that sends nothing is cut off within the test.
+    return {**env, "MMER_CACHE_DIR": str(fer_cache), "MMER_MAX_UPLOAD_MB": "1", "MMER_UPLOAD_GRACE_S": "2"}
 
 
 def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 90.0) -> None:
@@ -101,6 +102,24 @@ def test_a_declared_huge_upload_is_refused_without_sending_it(server: str) -> No
     assert answer.startswith(b"HTTP/1.1 413")
     assert b'"code":"too_large"' in answer
     assert httpx.get(f"{server}/health").status_code == 200
+
+
+def test_a_client_that_sends_nothing_is_cut_off(server: str, clips: dict[str, Path]) -> None:
+    """However the server is started, an upload whose body never comes is answered 408 after the grace
+    period (the JSON error body, the connection closed) and the server goes on serving."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /infer/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 500000\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert 1.5 < time.monotonic() - started < 10
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b'"code":"upload_timeout"' in answer and b"connection: close" in answer.lower()
+    response = httpx.post(f"{server}/infer/predict", files=upload(clips["silent"]), timeout=60)
+    assert response.status_code == 200, response.text
 
 
 def test_start_sh_refuses_unknown_options() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from app.deps import ServiceDep, SettingsDep, require_api_key
@@ -20,15 +20,25 @@ def _error(description: str) -> dict[str, Any]:
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("`empty`: the uploaded file has no bytes."),
-    401: _error("`unauthorized`: missing or wrong X-API-Key (only when the service has a key)."),
+    401: _error("`unauthorized`: missing or wrong X-API-Key (only when the service has a key); answered "
+                "before the body is read."),
+    408: _error("`upload_timeout`: the upload arrived too slowly (see `MMER_UPLOAD_MIN_KIB_S`)."),
     413: _error("`too_large`: the upload is over the size limit (see GET / `limits`)."),
-    415: _error(f"`unsupported_media_type` / `not_video`: not a file this model reads ({ACCEPTED} are accepted)."),
-    422: _error("`invalid_request` (bad parameters, missing `file`), `undecodable`, `too_long`, `too_short`, "
-                "`frame_too_large`, `no_signal` (no face and no voice to score)."),
-    503: _error("`busy`: every slot is taken; retry after the `Retry-After` header's seconds."),
+    415: _error(f"`unsupported_media_type` / `not_video`: not a file this model reads ({ACCEPTED} are accepted); "
+                "answered from the file's first bytes."),
+    422: _error("`invalid_request` (bad parameters, not multipart, no `file` part), `undecodable`, `too_long`, "
+                "`too_short`, `frame_too_large`, `no_signal` (no face and no voice to score)."),
+    503: _error("`busy`: every slot is taken; retry after the `Retry-After` header's seconds. Answered before "
+                "the body is read."),
+    504: _error("`timeout`: the analysis ran past the service's deadline and was stopped."),
 }
-VideoFile = Annotated[UploadFile, File(description=f"The video or audio file ({ACCEPTED}); its name and type "
-                                                   "are ignored.")]
+#: The body the routes read themselves (streamed to disk, see app/upload.py), described as FastAPI would.
+UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "title": "Upload", "required": ["file"],
+    "properties": {"file": {
+        "type": "string", "contentMediaType": "application/octet-stream", "title": "File",
+        "description": f"The video or audio file ({ACCEPTED}); its name and type are ignored."}},
+}}}}}
 
 
 def sample_frames_param(
@@ -47,13 +57,14 @@ def sample_frames_param(
     return sample_frames
 
 
-@router.post("", response_model=Prediction, responses=ERRORS, summary="Emotion of a video, over time")
-async def infer(file: VideoFile, service: ServiceDep,
+@router.post("", response_model=Prediction, responses=ERRORS, summary="Emotion of a video, over time",
+             openapi_extra=UPLOAD_BODY)
+async def infer(request: Request, service: ServiceDep,
                 sample_frames: Annotated[int, Depends(sample_frames_param)]) -> dict[str, Any]:
-    return await service.predict_upload(file, sample_frames)
+    return await service.predict_upload(request.receive, request.headers.get("content-type"), sample_frames)
 
 
-@router.post("/predict", response_model=Prediction, responses=ERRORS,
+@router.post("/predict", response_model=Prediction, responses=ERRORS, openapi_extra=UPLOAD_BODY,
              summary=f"Emotion of a video (sample_frames={DEFAULT_SAMPLE_FRAMES})")
-async def predict(file: VideoFile, service: ServiceDep) -> dict[str, Any]:
-    return await service.predict_upload(file, DEFAULT_SAMPLE_FRAMES)
+async def predict(request: Request, service: ServiceDep) -> dict[str, Any]:
+    return await service.predict_upload(request.receive, request.headers.get("content-type"), DEFAULT_SAMPLE_FRAMES)
