@@ -426,7 +426,7 @@ def sample_frames(path: PathLike, n: int, *, seek_gap: float = 2.0) -> SampledFr
 def iter_frames_at(path: PathLike, targets: Sequence[float], *, seek_gap: float = 2.0,
                    limits: DecodeLimits | None = None, budget: Budget | None = None,
                    convert: Callable[[av.VideoFrame], np.ndarray] | None = None,
-                   reference_only: bool = False) -> Iterator[tuple[int, float, np.ndarray]]:
+                   skip_b_frames: bool = False) -> Iterator[tuple[int, float, np.ndarray]]:
     """For each target time (sorted, seconds from the video's start) the frame on screen then, as
     ``(target index, frame time, image)``, one at a time: memory does not grow with the clip.
 
@@ -438,10 +438,11 @@ def iter_frames_at(path: PathLike, targets: Sequence[float], *, seek_gap: float 
     any bad landing switches seeking off for the rest of the clip. Targets past the end get the
     last frame.
 
-    With ``reference_only`` the decoder skips frames no other frame refers to (most B-frames):
-    the target then gets the latest *decoded* frame at or before it, at most one run of B-frames
-    (typically one to three frames) earlier than the one on screen, for a third or more less
-    decoding. For targets spaced several frames apart, where that offset does not matter.
+    With ``skip_b_frames`` the decoder skips B-frames (no I- or P-frame refers to one): the
+    target then gets the latest *decoded* frame at or before it, at most one run of B-frames
+    (x264's default: up to three frames) earlier than the one on screen, for about half the
+    decoding of camera footage. For targets spaced several frames apart, where that offset does
+    not matter; a stream without B-frames (most phones, VP8) decodes as before.
     """
     n = len(targets)
     if any(b < a for a, b in zip(targets, targets[1:], strict=False)):
@@ -463,8 +464,8 @@ def iter_frames_at(path: PathLike, targets: Sequence[float], *, seek_gap: float 
         with _open(path) as container:
             stream = _video_stream(container, path)
             guard.setup(stream)
-            if reference_only:
-                stream.codec_context.skip_frame = "NONREF"
+            if skip_b_frames:
+                stream.codec_context.skip_frame = "BIDIR"
             origin = _origin(container)
             frames = enumerate(_decode_video(container, stream, guard))
             position = -math.inf  # time of the latest frame decoded before a seek

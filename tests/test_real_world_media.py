@@ -144,3 +144,15 @@ def test_high_bit_depth_full_chroma_and_hevc_decode_to_8_bit_rgb(tmp_path: Path,
     frames = frames_of(path)
     assert all(f.image.dtype == np.uint8 and f.image.shape == (180, 320, 3) for f in frames)
     assert [corpus.read_index(f.image) for f in frames] == list(range(15))
+
+
+def test_skipping_b_frames_moves_a_sample_at_most_one_b_frame_run_earlier(tmp_path: Path) -> None:
+    """x264 at its defaults (B-frames on): without its B-frames each target gets the latest I- or
+    P-frame at or before it, a few frames before the one on screen, never after it."""
+    path = corpus.encoded_mp4(tmp_path / "camera.mp4", frames=90, fps=30)
+    targets = media.sample_times(3.0, 12)
+    on_screen = [corpus.read_index(image) for *_, image in media.iter_frames_at(path, targets)]
+    skipped = [corpus.read_index(image) for *_, image in media.iter_frames_at(path, targets, skip_b_frames=True)]
+    assert on_screen == [int(t * 30) % corpus.INDEX_PERIOD for t in targets]
+    offsets = [(a - b) % corpus.INDEX_PERIOD for a, b in zip(on_screen, skipped, strict=True)]
+    assert all(0 <= o <= 3 for o in offsets) and any(o > 0 for o in offsets)

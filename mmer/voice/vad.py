@@ -41,6 +41,8 @@ MIN_SPEECH_MS = 200
 MIN_SILENCE_MS = 150
 SPEECH_PAD_MS = 60
 WEIGHTS = "silero_vad.jit"
+#: 32 ms chunks whose features are computed together (about a minute of sound).
+FEATURE_BATCH = 2048
 
 _lock = threading.Lock()
 _model: SileroVad | None = None
@@ -80,13 +82,21 @@ class SileroVad(nn.Module):
         pad = (-wave.numel()) % CHUNK
         wave = F.pad(wave.reshape(-1), (CONTEXT, pad))
         chunks = wave.unfold(0, CHUNK + CONTEXT, CHUNK)  # (n_chunks, 576): each chunk with its context
+        # Each chunk's features depend on that chunk alone: computed a batch at a time, so memory
+        # stays flat however long the sound (all at once, 10 minutes cost ~300 MB of activations).
+        features = torch.cat([self._features(chunks[i:i + FEATURE_BATCH])
+                              for i in range(0, len(chunks), FEATURE_BATCH)])
+        h = self._recur(features)  # the chunks in time order, one sequence
+        return torch.sigmoid(self.final_conv(torch.relu(h).T[None]))[0, 0]
+
+    def _features(self, chunks: Tensor) -> Tensor:
+        """(k, 576) chunks with context → (k, 128) features for the LSTM."""
         x = F.pad(chunks[:, None], (0, 64), mode="reflect")
         x = self.stft_conv(x)
         x = torch.sqrt(x[:, :129] ** 2 + x[:, 129:] ** 2)
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
             x = torch.relu(conv(x))
-        h = self._recur(x[:, :, 0])  # the chunks in time order, one sequence
-        return torch.sigmoid(self.final_conv(torch.relu(h).T[None]))[0, 0]
+        return x[:, :, 0]
 
     def _recur(self, x: Tensor) -> Tensor:
         """The LSTM over (steps, 128) inputs, stepped in NumPy: thousands of tiny steps, where

@@ -15,6 +15,8 @@ const cases: Array<[number, string, RegExp, boolean]> = [
   [422, "no_signal", /No face or voice/, false],
   [401, "unauthorized", /API key/, false],
   [503, "busy", /busy/, true],
+  [408, "upload_timeout", /too slow/, true],
+  [504, "timeout", /too long/, false],
   [500, "internal", /had a problem/, true],
 ];
 

@@ -92,6 +92,20 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
         detail,
         retry: true,
       };
+    case "upload_timeout":
+      return {
+        title: "The upload was too slow and was stopped.",
+        action: "Check your connection, or send a shorter or more compressed clip, and try again.",
+        detail,
+        retry: true,
+      };
+    case "timeout":
+      return {
+        title: "The analysis took too long and was stopped.",
+        action: "Send a shorter clip, or fewer frames to analyse.",
+        detail,
+        retry: false,
+      };
     default:
       return {
         title: error.status >= 500 ? "The service had a problem with this request." : "The request failed.",
