@@ -82,6 +82,14 @@ def test_min_face_is_relative_to_the_frame(astronaut):
     assert OpenCVFaceDetector(min_face=0.3).detect(astronaut) == []
 
 
+def test_max_face_bounds_the_size_searched_for(astronaut):
+    # A search around a face of known size (serving's tracker) scans only the sizes it can be.
+    assert OpenCVFaceDetector(min_face=0.1, max_face=0.3).detect(astronaut)
+    assert OpenCVFaceDetector(min_face=0.05, max_face=0.1).detect(astronaut) == []
+    with pytest.raises(ValueError, match="max_face"):
+        OpenCVFaceDetector(min_face=0.3, max_face=0.2)
+
+
 def test_min_score_drops_weak_boxes(astronaut):
     assert OpenCVFaceDetector(min_score=0.999).detect(astronaut) == []
 
