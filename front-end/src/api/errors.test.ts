@@ -16,6 +16,7 @@ const cases: Array<[number, string, RegExp, boolean]> = [
   [401, "unauthorized", /API key/, false],
   [503, "busy", /busy/, true],
   [408, "upload_timeout", /too slow/, true],
+  [503, "unavailable", /not answering/, true],
   [504, "timeout", /too long/, false],
   [500, "internal", /had a problem/, true],
 ];

@@ -92,6 +92,13 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
         detail,
         retry: true,
       };
+    case "unavailable":
+      return {
+        title: "The analysis service is not answering right now.",
+        action: "It may be starting or restarting: try again in a few seconds.",
+        detail,
+        retry: true,
+      };
     case "upload_timeout":
       return {
         title: "The upload was too slow and was stopped.",
