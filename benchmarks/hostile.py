@@ -88,11 +88,12 @@ def trickle(base: str, seconds: float) -> tuple[int | None, float]:
     started = time.monotonic()
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(b"POST /infer/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
-                     b"boundary=b\r\nContent-Length: 1000000\r\n\r\n")
+                     b"boundary=b\r\nContent-Length: 1000000\r\n\r\n"
+                     b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n")
         sock.settimeout(1.0)
         while time.monotonic() - started < seconds:
             try:
-                sock.sendall(b"x")
+                sock.sendall(b"\x00")
                 head = sock.recv(64)
             except TimeoutError:
                 continue
