@@ -226,6 +226,8 @@ def test_a_checkpoint_is_served_with_its_own_backbones_and_geometry(fusion: Fusi
     assert info["temperature"] == 2.0 and info["calibrated"]
     assert fusion.num_frames == 8 and fusion.face_size == 112
     assert fusion.video_backbone.name == "fer" and fusion.audio_backbone.name == "logmel"
+    # Answers carry this: the checkpoint's folder name, never where it lies on the server's disk.
+    assert info["source"] == "model" and "/" not in info["source"]
 
 
 def test_both_modalities_are_used_when_present(fusion: FusionPredictor, clips: dict[str, Path]) -> None:

@@ -39,7 +39,8 @@ class ModelInfo(_Out):
     name: str = Field(description="Model name.")
     kind: Literal["default", "checkpoint"] = Field(
         description="`default`: the embedded face + voice model; `checkpoint`: a trained multimodal model.")
-    source: str = Field(description="Where the weights came from (file or directory).")
+    source: str = Field(description="Where the weights came from: `builtin`, or the checkpoint folder's name "
+                        "(never a path on the server).")
     modalities: list[str] = Field(description="Modalities the model takes, e.g. `[\"video\", \"audio\"]`.")
     calibrated: bool = Field(description="Whether the probabilities are temperature-calibrated.")
     temperature: float = Field(description="Served probabilities are softmax(logits / temperature).")
