@@ -226,7 +226,7 @@ def decode_floor(clip: Path) -> float:
 
 def predict_in_process(clip: Path, runs: int) -> list[float]:
     """``predict`` on the clip in this process (no HTTP, no upload), after one warm-up run."""
-    from mmer.pipeline import load_predictor
+    from mmer.predictor import load_predictor
 
     predictor = load_predictor()
     predictor.predict(clip)
@@ -241,7 +241,7 @@ def predict_in_process(clip: Path, runs: int) -> list[float]:
 LONG_RUN = """
 import json, resource, sys, time
 from pathlib import Path
-from mmer.pipeline import Limits, load_predictor
+from mmer.predictor import Limits, load_predictor
 predictor = load_predictor(limits=Limits(max_duration_s=3600))
 started = time.perf_counter()
 answer = predictor.predict(Path(sys.argv[1]))

@@ -215,7 +215,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from mmer.pipeline import load_predictor
+    from mmer.predictor import load_predictor
 
     predictor = load_predictor(args.model, device=args.device)
     result = predictor.predict(args.video, sample_frames=args.sample_frames).to_dict()

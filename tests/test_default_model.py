@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from mmer import media
-from mmer.pipeline import DefaultPredictor, InputError, load_predictor
 from mmer.pooling import pool
+from mmer.predictor import DefaultPredictor, InputError, load_predictor
 from tests.helpers import face_with_voice, tone
 
 FPS = 15

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mmer import media
-from mmer.pipeline import InputError, Limits, check_media, sniff_media
+from mmer.predictor import InputError, Limits, check_media, sniff_media
 from tests import media_corpus as corpus
 
 SR = media.AUDIO_SAMPLE_RATE

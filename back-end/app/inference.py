@@ -1,9 +1,9 @@
-"""The one place the service calls the model: a thin adapter over :mod:`mmer.pipeline`.
+"""The one place the service calls the model: a thin adapter over :mod:`mmer.predictor`.
 
-The pipeline owns decoding, faces and the model (the same code that prepared the training data);
+The predictor owns decoding, faces and the model (the same code that prepared the training data);
 this module decides whether there is room for a request, gets its upload onto disk (through
 :mod:`app.upload`), runs the model off the event loop under a :class:`~mmer.budget.Budget` that a
-client hanging up or the deadline ends, and turns the pipeline's errors into HTTP answers.
+client hanging up or the deadline ends, and turns the predictor's errors into HTTP answers.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from starlette.types import Receive
 from app.errors import ApiError
 from app.settings import Settings
 from app.upload import ClientGone, receive_upload
-from mmer import pipeline
 from mmer import threads as mmer_threads
 from mmer.budget import Budget, Cancelled, DeadlineExceeded
 from mmer.media import MediaError
+from mmer.predictor import AUDIO_ONLY_CONTAINERS, InputError, Limits, Predictor, load_predictor, sniff_media
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ class InferenceService:
     workers each has its own slots.
     """
 
-    def __init__(self, settings: Settings, predictor: pipeline.Predictor | None = None) -> None:
+    def __init__(self, settings: Settings, predictor: Predictor | None = None) -> None:
         self.settings = settings
-        self.limits = pipeline.Limits(
+        self.limits = Limits(
             max_duration_s=settings.max_duration_s,
             min_duration_s=settings.min_duration_s,
             max_pixels=settings.max_pixels,
@@ -67,7 +67,7 @@ class InferenceService:
             # own pool does not oversubscribe them.
             mmer_threads.configure(settings.threads or mmer_threads.share(settings.workers, settings.concurrency))
             started = time.perf_counter()
-            predictor = pipeline.load_predictor(settings.model, device=settings.device, limits=self.limits)
+            predictor = load_predictor(settings.model, device=settings.device, limits=self.limits)
             log.info("model loaded in %.1f s: %s", time.perf_counter() - started, predictor.info())
         self.predictor = predictor
         self._capacity = settings.concurrency + settings.queue_size
@@ -129,11 +129,11 @@ class InferenceService:
 
     def _identify(self, head: bytes) -> tuple[str, str]:
         """``(container, suffix)`` of an upload from its first bytes, or 415 before the rest is received."""
-        container = pipeline.sniff_media(head)
+        container = sniff_media(head)
         if container is None:
             raise ApiError(415, "unsupported_media_type",
                            f"The upload is not a video or audio file this service can read; send {ACCEPTED}.")
-        if container in pipeline.AUDIO_ONLY_CONTAINERS and "audio" not in self.predictor.modalities:
+        if container in AUDIO_ONLY_CONTAINERS and "audio" not in self.predictor.modalities:
             raise ApiError(415, "unsupported_media_type", "The upload is an audio-only file and this model reads "
                            "faces only; send a video.")
         return container, _SUFFIX.get(container, "")
@@ -195,7 +195,7 @@ class InferenceService:
         if isinstance(exc, DeadlineExceeded):
             return ApiError(504, "timeout", f"The analysis took longer than the {exc.seconds:g} s allowed and was "
                             "stopped; send a shorter clip or ask for fewer sample_frames.")
-        if isinstance(exc, pipeline.InputError):
+        if isinstance(exc, InputError):
             return ApiError(415 if exc.code == "not_video" else 422, exc.code, str(exc))
         if isinstance(exc, MediaError):
             return ApiError(422, "undecodable", f"The video could not be decoded: {exc}")

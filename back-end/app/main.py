@@ -23,7 +23,7 @@ from app.middleware import (
 )
 from app.routers import infer, info
 from app.settings import Settings, get_settings
-from mmer.pipeline import Predictor
+from mmer.predictor import Predictor
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Response bodies, declared so that /docs shows exactly the JSON the service sends.
 
-``Prediction`` mirrors ``mmer.pipeline.Prediction.to_dict()`` field for field; the service validates
+``Prediction`` mirrors ``mmer.predictor.Prediction.to_dict()`` field for field; the service validates
 every answer against it, so a drift between the library and the API fails loudly in the tests.
 """
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from mmer.budget import Budget, Cancelled, DeadlineExceeded
 from mmer.labels import CLASSES
-from mmer.pipeline import Prediction
+from mmer.predictor import Prediction
 
 BOUNDARY = "mmerboundary"
 

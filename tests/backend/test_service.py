@@ -26,7 +26,7 @@ from app.settings import Settings, SettingsError, get_settings
 from mmer.budget import Budget
 from mmer.checkpoint import CheckpointError
 from mmer.features.base import BackboneUnavailable
-from mmer.pipeline import InputError
+from mmer.predictor import InputError
 from tests.backend.conftest import upload
 from tests.backend.live import BOUNDARY, SlowModel, multipart, part_head
 

@@ -12,7 +12,7 @@ import torch
 from mmer import cli
 from mmer.datasets import read_manifest
 from mmer.labels import CLASSES
-from mmer.pipeline import load_predictor
+from mmer.predictor import load_predictor
 
 
 def run(*argv: object) -> int:

@@ -94,7 +94,7 @@ def test_real_speech_audio_to_an_evaluated_voice_only_model(four_actors: Path, t
 
     # The same voice-only checkpoint serves an upload (MMER_MODEL): an audio file and a video with
     # sound are read from the voice; the served answer of a test clip matches its cached features'.
-    from mmer.pipeline import FusionPredictor, InputError
+    from mmer.predictor import FusionPredictor, InputError
 
     predictor = FusionPredictor(run_dir, device="cpu")
     assert predictor.modalities == ("audio",) and predictor.video_backbone is None

@@ -19,18 +19,17 @@ from mmer.faces.base import iou
 from mmer.features.audio_stats import LogMelStatsBackbone
 from mmer.features.fer import FerBackbone
 from mmer.model import FusionConfig, MultimodalEmotionModel
-from mmer.pipeline import (
+from mmer.predictor import (
     DefaultPredictor,
     FusionPredictor,
     InputError,
     Limits,
-    _FaceTracker,
-    _Peekable,
-    _until,
     check_video,
     load_predictor,
     sniff_media,
 )
+from mmer.predictor.base import FaceTracker
+from mmer.predictor.reader import Peekable, until
 from tests.helpers import tone
 
 FPS = 15
@@ -281,7 +280,7 @@ def test_a_truncated_file_is_refused_not_padded_with_its_last_frame(
 
 
 def test_segments_do_not_end_in_a_sliver() -> None:
-    from mmer.pipeline import segment_edges
+    from mmer.predictor.reader import segment_edges
 
     assert segment_edges(3.064, 1.0) == [0.0, 1.0, 2.0, 3.064]
     assert segment_edges(3.6, 1.0) == [0.0, 1.0, 2.0, 3.0, 3.6]
@@ -309,7 +308,7 @@ def test_the_tracker_looks_near_the_last_face_first_and_in_the_whole_frame_after
             return detect(image)
         return run
 
-    tracker = _FaceTracker(counted("frame", face_model.face), counted("near", face_model.face_near))
+    tracker = FaceTracker(counted("frame", face_model.face), counted("near", face_model.face_near))
     first, moved, jumped = frame(40), frame(70), frame(740)
     b0 = tracker.box(0.0, first)
     assert calls == {"frame": 1, "near": 0}
@@ -331,12 +330,12 @@ def test_frames_kept_while_boxing_are_the_ones_sampling_would_pick(index_clip: P
     frames are kept on the way: they must be exactly those `iter_frames_at` picks for training."""
     duration = media.probe(index_clip).duration
     targets = media.sample_times(duration, 7)
-    frames = _Peekable(media.iter_frames(index_clip))
+    frames = Peekable(media.iter_frames(index_clip))
     head: list[media.Frame | None] = [None] * 3
-    first = list(media.keep_on_screen(_until(frames, 2.0), targets[:3], head))
+    first = list(media.keep_on_screen(until(frames, 2.0), targets[:3], head))
     assert first and all(f.time < 2.0 for f in first) and frames.peek().time >= 2.0
     rest_picked: list[media.Frame | None] = [None] * (len(targets) - 3)
-    list(media.keep_on_screen(_until(frames, None), targets[3:], rest_picked))
+    list(media.keep_on_screen(until(frames, None), targets[3:], rest_picked))
     assert frames.peek() is None
     expected = [(t, image) for _, t, image in media.iter_frames_at(index_clip, targets)]
     kept = head + rest_picked

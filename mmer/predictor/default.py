@@ -1,0 +1,255 @@
+"""The embedded default model: the face expert and the voice expert, pooled per segment."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmer import media
+from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
+from mmer.budget import Budget
+from mmer.faces.crop import crop_face
+from mmer.labels import CLASSES
+from mmer.pooling import pool, temper
+from mmer.predictor.answer import Clock, InputError, Limits, Prediction, score_dict, scores_or_none, segment
+from mmer.predictor.base import Predictor
+from mmer.predictor.reader import background, check_coverage, check_media, reading, segment_edges
+from mmer.voice.expert import clip_probabilities
+
+log = logging.getLogger(__name__)
+
+
+#: Frames per second the face model reads at least, so a long video gets a curve, not one number.
+TIMELINE_FPS = 2.0
+#: Length of a timeline segment for the face model, seconds.
+SEGMENT_S = 1.0
+#: Face crops embedded per batch: small enough that the CNN runs while the decoder is still busy
+#: with the next frames (and memory stays bounded on long videos), large enough to keep batches efficient.
+CHUNK = 16
+#: The default model skips B-frames (:func:`mmer.media.iter_frames_at`'s ``skip_b_frames``) for
+#: clips of at least this frame rate whose samples lie at least this many frames apart: a sample is
+#: then at most a B-frame run (about 0.1 s at 30 fps) off its instant, which an expression outlasts.
+SKIP_B_FRAMES_FPS = 20.0
+SKIP_B_FRAMES_GAP = 3
+
+
+class DefaultPredictor(Predictor):
+    """The embedded default: two experts and a written-down rule to combine them.
+
+    - the face expert, the pretrained facial-expression CNN, on the main face of each sampled frame;
+    - the voice expert (:mod:`mmer.voice`), trained on RAVDESS speech, on each window of speech
+      the VAD finds (silence, music and noise are not scored);
+    - per timeline segment, and overall, their calibrated probabilities pooled log-linearly
+      (:mod:`mmer.pooling`); a modality with nothing to say in a segment contributes nothing.
+
+    Either expert alone answers when the other has nothing: a silent video is read from the face,
+    an audio file (a voice memo) from the voice.
+    """
+
+    kind = "default"
+    modalities = ("video", "audio")
+
+    def __init__(self, *, device: str = "auto", limits: Limits = Limits(), cache_dir: Path | None = None,
+                 voice_dir: Path | None = None) -> None:
+        from mmer.features.fer import FerBackbone, FerNet
+        from mmer.voice.expert import DEFAULT_DIR, VoiceExpert
+
+        super().__init__(limits=limits)
+        self.backbone = FerBackbone.from_default(cache_dir, device=device)
+        #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
+        #: without a 224-pixel intermediate that the CNN would shrink again.
+        self.crop_size = FerNet.INPUT_SIZE
+        self.voice = VoiceExpert(voice_dir or DEFAULT_DIR)
+        #: The face card (`make face-card`): the temperature calibrating the face's six-class answers.
+        self.face_card = load_face_card()
+        self.face_temperature = float(self.face_card.get("temperature", 1.0))
+        if not self.face_card:
+            log.warning("no face card in %s: the face expert's answers are not calibrated (run `make face-card`)",
+                        FACE_CARD_DIR)
+        self.weights = {"face": FACE_WEIGHT, "voice": VOICE_WEIGHT}
+        self.name = "mmer-default:fer-mini-xception+" + self.voice.name
+        self.source = "builtin"
+        self.calibrated = True
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "experts": {
+            "face": {"name": "fer-mini-xception", "data": "FER2013", "calibrated": bool(self.face_card),
+                     "temperature": self.face_temperature, "figures": self.face_card.get("headline", {}),
+                     "model_card": "mmer/assets/" + FACE_CARD_DIR.name + "/MODEL_CARD.md"},
+            "voice": self.voice.info()},
+            "fusion": {"rule": "log-linear pooling", "weights": dict(self.weights)}}
+
+    def frame_count(self, duration: float, sample_frames: int) -> int:
+        """``sample_frames``, or more for long videos: at least :data:`TIMELINE_FPS` frames per second."""
+        return max(sample_frames, math.ceil(duration * TIMELINE_FPS))
+
+    def predict(self, path: Path, *, sample_frames: int = 32, budget: Budget | None = None) -> Prediction:
+        clock = Clock()
+        sample_frames = self.check_sample_frames(sample_frames)
+        path = Path(path)
+        budget = budget or Budget()
+        info, duration = check_media(path, self.limits, budget=budget)
+        n = self.frame_count(duration, sample_frames) if info.has_video else 0
+        face, voice = self._both(path, info, duration, n, clock, budget)
+        face_ok = face is not None and len(face[1]) > 0
+        voice_ok = voice is not None and any(w.probs is not None for w in voice[0])
+        if not face_ok and not voice_ok:
+            found = []
+            if info.has_video:
+                found.append(f"no face in any of the {n} frames analysed")
+            found.append("no speech in the sound" if info.has_audio else "no sound track")
+            raise InputError("no_signal", f"nothing to read an emotion from: {' and '.join(found)}")
+        t0 = time.perf_counter()
+        edges = segment_edges(duration, SEGMENT_S)
+        sampled = np.asarray(media.sample_times(duration, n)) if n else np.zeros(0)
+        timeline = []
+        for start, end in zip(edges, edges[1:], strict=False):
+            face_p = None
+            extra: dict[str, Any] = {}
+            if info.has_video:
+                inside = (face[1] >= start) & (face[1] < end) if face_ok else np.zeros(0, bool)
+                face_p = face[0][inside].mean(axis=0) if inside.any() else None
+                extra.update(frames=int(((sampled >= start) & (sampled < end)).sum()), faces=int(inside.sum()))
+            voice_p, speech = None, 0.0
+            if voice is not None:
+                windows, regions = voice
+                speech = vad_seconds(regions, start, end)
+                mid = (start + end) / 2
+                window = next((w for w in windows if w.start <= mid < w.end), windows[-1] if windows else None)
+                if window is not None and window.probs is not None and speech >= MIN_SEGMENT_SPEECH_S:
+                    voice_p = window.probs
+            pooled = pool({"face": face_p, "voice": voice_p}, self.weights)
+            timeline.append(segment(start, end, pooled.probs, **extra, speech_s=round(speech, 2),
+                                     face=scores_or_none(face_p), voice=scores_or_none(voice_p),
+                                     dominant=pooled.dominant))
+        face_all = face[0].mean(axis=0) if face_ok else None
+        voice_all = clip_probabilities(voice[0]) if voice_ok else None
+        overall = pool({"face": face_all, "voice": voice_all}, self.weights)
+        clock.add("model", (time.perf_counter() - t0) * 1000)
+        face_detail = ("the file has no video" if not info.has_video else
+                       f"a face in {len(face[1])} of {n} frames" if face_ok else f"no face in any of the {n} frames")
+        if voice is None:
+            voice_detail = "the file has no sound"
+        else:
+            total_speech = vad_seconds(voice[1])
+            scored = sum(w.probs is not None for w in voice[0])
+            voice_detail = (f"{total_speech:.1f} s of speech, scored in {scored} of {len(voice[0])} window(s)"
+                            if voice_ok else "no speech found in the sound (silence, music or noise is not scored)")
+        used = [m for m, ok in (("video", face_ok), ("audio", voice_ok)) if ok]
+        modalities = {
+            "model": list(self.modalities), "used": used, "missing": [m for m in self.modalities if m not in used],
+            "available": {"video": info.has_video, "audio": info.has_audio},
+            "detail": {"video": face_detail, "audio": voice_detail},
+        }
+        experts = {
+            "face": {"scores": scores_or_none(face_all), "used": face_ok, "detail": face_detail,
+                     "weight": self.weights["face"]},
+            "voice": {"scores": scores_or_none(voice_all), "used": voice_ok, "detail": voice_detail,
+                      "weight": self.weights["voice"]},
+        }
+        fusion = {"rule": "log-linear pooling", "weights": dict(self.weights), "dominant": overall.dominant,
+                  "agree": overall.agree}
+        return Prediction(scores=score_dict(overall.probs), modalities=modalities, timeline=timeline,
+                          model=self.info(), duration_s=round(duration, 3), timing_ms=clock.result(),
+                          sample_frames=sample_frames, frames_analysed=n, experts=experts, fusion=fusion)
+
+    def _both(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: Clock,
+              budget: Budget) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[list, list] | None]:
+        """The face expert's and the voice expert's readings. The voice (its own decoder, the VAD
+        and its CNN) runs in a second thread beside the face: each branch waits on its decoder
+        at times, and the other fills those gaps. A failing branch stops the other."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not info.has_audio:
+            return (self._faces(path, info, duration, n, clock, budget) if info.has_video else None), None
+        if not info.has_video:
+            return None, self._voice(path, duration, clock, budget)
+        voice_budget = budget.linked()
+        with ThreadPoolExecutor(1, thread_name_prefix="mmer-voice") as pool:
+            heard = pool.submit(self._voice, path, duration, clock, voice_budget)
+            try:
+                face = self._faces(path, info, duration, n, clock, budget)
+            except BaseException:
+                voice_budget.cancel()
+                raise
+            return face, heard.result()
+
+    def _faces(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: Clock,
+               budget: Budget) -> tuple[np.ndarray, np.ndarray]:
+        """(per-face six-class probabilities, the sample time each stands for)."""
+        from mmer.features.fer import to_six
+
+        times = media.sample_times(duration, n)
+        fps = float(info.fps or 0)
+        # Samples several frames apart need no B-frame: skipping them saves about half the decoder's
+        # work on camera footage, and moves each sample at most a few frames earlier.
+        skip_b = fps >= SKIP_B_FRAMES_FPS and duration / max(n, 1) >= SKIP_B_FRAMES_GAP / fps
+        found_times: list[float] = []
+        probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
+        crops: list[np.ndarray] = []
+
+        def flush() -> None:
+            budget.check()
+            if crops:
+                _, p7 = clock.timed("model", self.backbone.predict, np.stack(crops))
+                probs.append(temper(to_six(p7), self.face_temperature))
+                crops.clear()
+
+        frames = clock.iterate("decode", background(media.iter_frames_at(
+            path, times, limits=self.limits.decoding(), budget=budget, skip_b_frames=skip_b)))
+        tracker = self.tracker()
+        last_frame = 0.0
+        with reading("video"):
+            for i, t, image in frames:
+                last_frame = max(last_frame, t)
+                box = clock.timed("faces", tracker.box, t, image)
+                if box is None:
+                    continue
+                crops.append(clock.timed("faces", crop_face, image, box, self.crop_size, self.face_margin))
+                found_times.append(times[i])  # binned by the instant it stands for, like the frame counts
+                if len(crops) >= CHUNK:
+                    flush()
+            flush()
+        check_coverage(duration, last_frame)
+        return np.concatenate(probs), np.asarray(found_times)
+
+    def _voice(self, path: Path, duration: float, clock: Clock, budget: Budget) -> tuple[list, list] | None:
+        """The voice expert's windows and the VAD's speech regions; None when there is no sound."""
+        from mmer.voice.features import SAMPLE_RATE
+
+        try:
+            with reading("sound"):
+                wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
+                                   max_seconds=min(duration, self.limits.max_duration_s) + 1, budget=budget)
+        except InputError as exc:
+            if isinstance(exc.__cause__, media.NoAudioStream):
+                return None
+            raise
+        budget.check()
+        if wave.size < SAMPLE_RATE * 0.1:
+            return [], []
+        return clock.timed("voice", self.voice.windows, wave, duration, budget=budget)
+
+
+#: Log-linear pooling weights of the default's experts (see :mod:`mmer.pooling`). Both experts'
+#: probabilities are taken at face value (weight 1: the product of experts).
+FACE_WEIGHT = 1.0
+VOICE_WEIGHT = 1.0
+#: A timeline segment gets a voice opinion only if at least this much of it is speech.
+MIN_SEGMENT_SPEECH_S = 0.1
+
+
+def vad_seconds(regions: Sequence[Any], start: float = 0.0, end: float = math.inf) -> float:
+    from mmer.voice.vad import speech_seconds
+
+    return speech_seconds(regions, start, end)
+
+
+#: The name earlier versions gave the default predictor (it read only the face then).
+FacePredictor = DefaultPredictor
