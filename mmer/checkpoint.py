@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from mmer.errors import InvalidValue
 from mmer.fsutil import PARTIAL_MARK
 from mmer.labels import CLASSES
 from mmer.model import FusionConfig, MultimodalEmotionModel
@@ -47,7 +48,7 @@ SEED_WEIGHTS_FILE = "model.pth"
 CONFIG_FILE = "config.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidValue):
     """A checkpoint directory that cannot be loaded (missing, damaged, or from another format)."""
 
 

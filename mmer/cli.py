@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mmer import __version__
+from mmer.errors import UserError
 from mmer.labels import CLASSES
 
 log = logging.getLogger("mmer")
@@ -21,19 +22,16 @@ EXIT_OK, EXIT_FAILED_ITEMS, EXIT_USAGE = 0, 1, 2
 _MAX_LISTED_FAILURES = 20
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A user's mistake: reported as one line, exit code 2."""
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from mmer.datasets import DatasetError
-    from mmer.faces import FaceDetectorUnavailable
-    from mmer.features.base import BackboneUnavailable
-    from mmer.media import MediaError
-    from mmer.weights import WeightsError
-
-    return (UsageError, DatasetError, MediaError, FaceDetectorUnavailable, BackboneUnavailable, WeightsError,
-            ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+    """What the CLI reports as one line and exit 2: :class:`~mmer.errors.UserError` (every error the
+    library raises for something the user can fix derives from it) and the OS's errors about the
+    paths the user gave. Anything else (a ValueError or TypeError from inside the library) is a bug:
+    its traceback is shown and the exit code is 1."""
+    return (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 # --- commands -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from mmer.batch import BatchReport, SkipItem, Task, run_batch
 from mmer.datasets import read_manifest
+from mmer.errors import InvalidValue
 from mmer.faces import get_detector
 from mmer.faces.base import FaceDetector
 from mmer.faces.boxes import detect_clip, read_boxes, write_boxes
@@ -59,7 +60,7 @@ def detect_faces(manifest: Path, out_dir: Path, *, detector: str = "opencv",
                  overwrite: bool = False) -> BatchReport:
     """Write ``out_dir/<clip_id>.json`` face boxes for every clip of the manifest."""
     if every < 1:
-        raise ValueError("--every must be at least 1")
+        raise InvalidValue("--every must be at least 1")
     options = dict(detector_options or {})
     _detector(detector, options)  # fail once, clearly, before the batch if the detector cannot load
     tasks = [Task(r.clip_id, out_dir / f"{r.clip_id}.json", (r.resolved_path, r.clip_id, detector, options,
@@ -73,9 +74,9 @@ def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DE
                margin: float = DEFAULT_MARGIN, workers: int = 1, overwrite: bool = False) -> BatchReport:
     """Write ``out_dir/<clip_id>.mp4``: ``size``×``size`` face-crop clips at the source frame rate."""
     if size < 16 or size % 2:
-        raise ValueError("--size must be an even number of at least 16 pixels")
+        raise InvalidValue("--size must be an even number of at least 16 pixels")
     if margin < 0:
-        raise ValueError("--margin cannot be negative")
+        raise InvalidValue("--margin cannot be negative")
     if not boxes_dir.is_dir():
         raise FileNotFoundError(f"face boxes folder {boxes_dir} does not exist (run `mmer faces` first)")
     _record_geometry(out_dir, crop_settings(size, margin), overwrite)
@@ -90,7 +91,7 @@ def _record_geometry(out_dir: Path, settings: dict[str, Any], overwrite: bool) -
     would disagree with each other, and with the checkpoint that records one geometry)."""
     existing = read_crop_settings(out_dir)
     if existing is not None and existing != settings and not overwrite:
-        raise ValueError(f"the face clips in {out_dir} were cut with {existing}, not {settings}; "
+        raise InvalidValue(f"the face clips in {out_dir} were cut with {existing}, not {settings}; "
                          "pass --overwrite to re-crop them all, or choose another output folder")
     write_json_atomic(out_dir / SETTINGS_FILE, settings)
 
@@ -102,7 +103,7 @@ def extract_audio_tracks(manifest: Path, out_dir: Path, *, fmt: str = "wav", bit
     Clips without an audio stream are reported as skipped, not failed.
     """
     if fmt not in AUDIO_FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(AUDIO_FORMATS)}")
+        raise InvalidValue(f"--format must be one of {', '.join(AUDIO_FORMATS)}")
     if fmt == "mp3":
         parse_bitrate(bitrate)
     tasks = [Task(r.clip_id, out_dir / f"{r.clip_id}.{fmt}", (r.resolved_path, bitrate))

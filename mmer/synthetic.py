@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.labels import CLASSES
 from mmer.media import VideoWriter
 
@@ -76,7 +77,7 @@ def ravdess_names(actor: int, n: int) -> Iterator[tuple[str, str]]:
             intensities = ["01"] if code == "01" else ["01", "02"]
             combos += [(code, i, s, r) for i in intensities for s in ("01", "02") for r in ("01", "02")]
         if n > len(combos):
-            raise ValueError(f"RAVDESS names allow at most {len(combos)} clips per class per actor for {abbr}")
+            raise InvalidValue(f"RAVDESS names allow at most {len(combos)} clips per class per actor for {abbr}")
         # Interleave codes (neutral/calm) so small n still covers both.
         combos.sort(key=lambda c: (c[2], c[3], c[1], c[0]))
         for code, intensity, statement, rep in combos[:n]:
@@ -89,7 +90,7 @@ def cremad_names(actor: int, n: int) -> Iterator[tuple[str, str]]:
         levels = ["XX"] if abbr == "NEU" else _CREMAD_LEVELS
         combos = [(s, lv) for lv in levels for s in _CREMAD_SENTENCES]
         if n > len(combos):
-            raise ValueError(f"CREMA-D names allow at most {len(combos)} clips per class per actor for {abbr}")
+            raise InvalidValue(f"CREMA-D names allow at most {len(combos)} clips per class per actor for {abbr}")
         for sentence, level in combos[:n]:
             yield abbr, f"{actor}_{sentence}_{abbr}_{level}.flv"
 
@@ -146,9 +147,9 @@ def write_sample_clip(
     """One clip to try the service or page with: the face (or, with ``face=False``, only the backdrop)
     styled as ``emotion``, with the voice-like sound unless ``audio=False``. The file appears only when complete."""
     if emotion not in STYLES:
-        raise ValueError(f"unknown emotion {emotion!r}; expected one of {', '.join(CLASSES)}")
+        raise InvalidValue(f"unknown emotion {emotion!r}; expected one of {', '.join(CLASSES)}")
     if seconds <= 0 or fps <= 0 or min(size) < 16:
-        raise ValueError("seconds and fps must be positive and the frame at least 16×16")
+        raise InvalidValue("seconds and fps must be positive and the frame at least 16×16")
     rng = np.random.default_rng(seed)
     style = STYLES[emotion]
     background = (90, 110, 130)
@@ -173,15 +174,15 @@ def make_sample_data(
 ) -> list[Path]:
     """Write clips named as ``dataset`` names its files; returns their paths. Existing files are kept."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+        raise InvalidValue(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     if clips_per_class < 1 or actors < 1:
-        raise ValueError("--clips-per-class and --actors must be at least 1")
+        raise InvalidValue("--clips-per-class and --actors must be at least 1")
     if dataset == "ravdess" and actors > 24:
-        raise ValueError("RAVDESS has 24 actors")
+        raise InvalidValue("RAVDESS has 24 actors")
     if dataset == "cremad" and actors > 91:
-        raise ValueError("CREMA-D has 91 actors")
+        raise InvalidValue("CREMA-D has 91 actors")
     if seconds <= 0 or fps <= 0:
-        raise ValueError("--seconds and --fps must be positive")
+        raise InvalidValue("--seconds and --fps must be positive")
     rng = np.random.default_rng(seed)
     written: list[Path] = []
     for a in range(actors):

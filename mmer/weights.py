@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from mmer.errors import UserError
 from mmer.features.fer import FER_CLASSES, FerNet
 from mmer.fsutil import atomic_path, write_json_atomic
 from mmer.paths import FER_WEIGHTS_NAME, cache_root, default_fer_path
@@ -54,7 +55,7 @@ DOWNLOAD_TIMEOUT_S = 600
 KERAS_BN_EPSILON = 1e-3
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """Weights cannot be fetched, verified or converted. The message is one line saying what to do."""
 
 

@@ -119,6 +119,29 @@ def test_user_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
     assert run("audio", tmp_path / "nope.csv", "--format", "mp3", "--bitrate", "999k") == 2
 
 
+def test_a_bug_is_not_reported_as_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ValueError from inside the library is a bug: it keeps its traceback (exit 1 from the entry
+    point) instead of being printed as one line like a user's mistake."""
+    import subprocess
+    import sys
+
+    import mmer.datasets
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(mmer.datasets, "build_manifest", broken)
+    with pytest.raises(ValueError, match="internal invariant"):
+        run("manifest", "ravdess", tmp_path, "-o", tmp_path / "m.csv")
+    script = ("import sys, mmer.datasets as d\n"
+              "def broken(*a, **k): raise ValueError('an internal invariant broke')\n"
+              "d.build_manifest = broken\n"
+              "from mmer.cli import main\n"
+              f"sys.exit(main(['manifest', 'ravdess', {str(tmp_path)!r}, '-o', {str(tmp_path / 'm.csv')!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" in done.stderr and "internal invariant" in done.stderr
+
+
 def test_argument_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["faces"])

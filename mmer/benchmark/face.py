@@ -30,6 +30,7 @@ import numpy as np
 
 from mmer.datasets.fer2013 import FER2013_CLASSES, load_fer2013
 from mmer.datasets.manifest import DatasetError
+from mmer.errors import InvalidValue
 from mmer.labels import CLASSES
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def benchmark_face(data: Path, split: str = "PrivateTest", *, limit: int | None 
     labels6 = dataset.six_labels
     keep = labels6 >= 0
     if not keep.any():
-        raise ValueError(f"the {split} images chosen hold only surprise: no six-class figures; use a larger limit")
+        raise InvalidValue(f"the {split} images chosen hold only surprise: no six-class figures; use a larger limit")
 
     calibration_set = None
     if calibrate_on is not None and calibrate_on.lower() != dataset.split.lower():

@@ -55,6 +55,7 @@ from mmer.datasets.manifest import (
     write_skipped_report,
 )
 from mmer.datasets.splits import actor_folds, assign_actor_splits
+from mmer.errors import InvalidValue
 
 __all__ = [
     "AUDIO_EXTENSIONS", "AUDIO_ONLY", "AUDIO_VIDEO", "BAD_NAME", "CORE_COLUMNS", "DATASETS", "DROPPED_EMOTION",
@@ -109,12 +110,12 @@ def scan(dataset: str, root: Path, *, modality: str = AUDIO_VIDEO, include_song:
             log.warning("include_song / include_video_only apply to RAVDESS only; ignored for CREMA-D")
         modalities = chosen_modalities(modality)
         if modalities not in (frozenset({AUDIO_VIDEO}), frozenset({AUDIO_ONLY})):
-            raise ValueError(f"CREMA-D takes --modality {AUDIO_VIDEO} (its videos) or {AUDIO_ONLY} (its AudioWAV "
+            raise InvalidValue(f"CREMA-D takes --modality {AUDIO_VIDEO} (its videos) or {AUDIO_ONLY} (its AudioWAV "
                              f"files), not {modality}: it has no video-only clips, and its sound files share "
                              "their names with its videos, so one manifest holds one of the two")
         to_record = functools.partial(cremad.to_record, modalities=modalities)
     else:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+        raise InvalidValue(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     root = Path(root)
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "does not exist"

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from mmer.datasets.manifest import DatasetError
+from mmer.errors import InvalidValue
 from mmer.labels import CLASSES
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def six_labels(labels7: np.ndarray) -> np.ndarray:
     """FER2013 class ids → project class ids; surprise (no project class) → -1."""
     labels7 = np.asarray(labels7, dtype=np.int64)
     if labels7.size and (labels7.min() < 0 or labels7.max() >= len(FER2013_CLASSES)):
-        raise ValueError(f"FER2013 labels must be in [0, {len(FER2013_CLASSES)}), got {np.unique(labels7)}")
+        raise InvalidValue(f"FER2013 labels must be in [0, {len(FER2013_CLASSES)}), got {np.unique(labels7)}")
     return _SIX_OF_SEVEN[labels7]
 
 
@@ -121,7 +122,7 @@ def load_fer2013(source: Path, split: str = "PrivateTest", *, limit: int | None 
     """
     split = _split_name(split)
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
+        raise InvalidValue(f"limit must be at least 1, got {limit}")
     resolved = resolve_source(source)
     if resolved.is_file():
         data = _load_csv(resolved, split, limit, progress)

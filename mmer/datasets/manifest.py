@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmer.errors import InvalidValue, UserError
 from mmer.fsutil import write_text_atomic
 from mmer.labels import CLASSES, label_id
 
@@ -56,7 +57,7 @@ SKIPPED_COLUMNS: tuple[str, ...] = ("path", "reason", "detail")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A dataset folder or manifest that cannot be used; the message says what to fix."""
 
 
@@ -66,7 +67,7 @@ def chosen_modalities(modality: str = AUDIO_VIDEO, *, include_video_only: bool =
     ``include_video_only`` is the older spelling of "audio-video and video-only" and still widens the set.
     """
     if modality not in MODALITY_CHOICES:
-        raise ValueError(f"modality must be one of {', '.join(MODALITY_CHOICES)}, got {modality!r}")
+        raise InvalidValue(f"modality must be one of {', '.join(MODALITY_CHOICES)}, got {modality!r}")
     chosen = set(MODALITIES) if modality == "all" else {modality}
     if include_video_only:
         chosen.add(VIDEO_ONLY)

@@ -12,6 +12,8 @@ import hashlib
 import math
 from collections.abc import Iterable
 
+from mmer.errors import InvalidValue
+
 
 def _ranked(actors: Iterable[str], seed: int) -> list[str]:
     def key(actor: str) -> tuple[str, str]:
@@ -36,9 +38,9 @@ def assign_actor_splits(actors: Iterable[str], *, val_fraction: float = 0.15, te
     """
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {value}")
+            raise InvalidValue(f"{name} must be in [0, 1), got {value}")
     if val_fraction + test_fraction >= 1:
-        raise ValueError(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
+        raise InvalidValue(f"val_fraction + test_fraction must be below 1, got {val_fraction + test_fraction}")
     ranked = _ranked(actors, seed)
     n = len(ranked)
     n_test, n_val = _count(n, test_fraction), _count(n, val_fraction)
@@ -57,5 +59,5 @@ def actor_folds(actors: Iterable[str], k: int, seed: int = 0) -> list[set[str]]:
     """``k`` disjoint folds of actors covering all of them, sizes differing by at most one."""
     ranked = _ranked(actors, seed)
     if not 2 <= k <= len(ranked):
-        raise ValueError(f"k must be between 2 and the number of actors ({len(ranked)}), got {k}")
+        raise InvalidValue(f"k must be between 2 and the number of actors ({len(ranked)}), got {k}")
     return [set(ranked[i::k]) for i in range(k)]

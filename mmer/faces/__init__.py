@@ -10,6 +10,7 @@ import importlib.metadata
 import inspect
 from typing import Any
 
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, FaceDetector, FaceDetectorUnavailable, iou
 from mmer.faces.opencv import OpenCVFaceDetector, cascade_path
 from mmer.faces.yolo import DEFAULT_FILENAME, DEFAULT_WEIGHTS, YoloFaceDetector, ultralytics_installed
@@ -40,7 +41,7 @@ def get_detector(name: str, **options: Any) -> FaceDetector:
     """
     key = name.strip().lower()
     if key not in DETECTORS:
-        raise ValueError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
+        raise InvalidValue(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")
     cls = DETECTORS[key]
     options = {k: v for k, v in options.items() if v is not None}
     _check_options(key, cls, options)
@@ -52,7 +53,7 @@ def _check_options(name: str, cls: type[FaceDetector], options: dict[str, Any]) 
     valid = [p for p in params if p != "self"]
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise ValueError(f"face detector {name!r} has no option {', '.join(unknown)}; options: {', '.join(valid)}")
+        raise InvalidValue(f"face detector {name!r} has no option {', '.join(unknown)}; options: {', '.join(valid)}")
 
 
 def available_detectors() -> dict[str, tuple[bool, str]]:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmer.errors import UserError
 
-class FaceDetectorUnavailable(RuntimeError):
+
+class FaceDetectorUnavailable(UserError, RuntimeError):
     """A detector cannot be built here (missing package, weights or cascade). The message is one
     line meant for the user, saying what to do instead."""
 

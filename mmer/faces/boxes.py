@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmer import media
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.tracking import DEFAULT_MAX_GAP, DEFAULT_SMOOTH_WINDOW, track_main_face
 from mmer.fsutil import write_json_atomic
@@ -56,7 +57,7 @@ def detect_frames(
     the service boxes a window of an uploaded video, so that both crop the same faces.
     """
     if every < 1:
-        raise ValueError(f"every must be at least 1, got {every}")
+        raise InvalidValue(f"every must be at least 1, got {every}")
     indices: list[int] = []
     times: list[float] = []
     candidates: list[list[Detection] | None] = []
@@ -92,7 +93,7 @@ def detect_clip(
     Raises :class:`mmer.media.MediaError` for an unreadable video.
     """
     if every < 1:
-        raise ValueError(f"every must be at least 1, got {every}")
+        raise InvalidValue(f"every must be at least 1, got {every}")
     fps = media.video_fps(video_path)
     found = detect_frames(media.iter_frames(video_path), detector, every=every, max_gap=max_gap,
                           smooth_window=smooth_window)
@@ -132,52 +133,52 @@ def read_boxes(path: media.PathLike) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise InvalidValue(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{path.name}: not a text file") from None
+        raise InvalidValue(f"{path.name}: not a text file") from None
     return validate_boxes(data, source=path.name)
 
 
 def validate_boxes(data: Any, *, source: str = "face boxes") -> dict[str, Any]:
     """Check the structure every consumer relies on; returns ``data`` unchanged."""
     if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        raise InvalidValue(f"{source}: expected a JSON object, got {type(data).__name__}")
     for key, kind in _TOP_KEYS.items():
         if key not in data:
-            raise ValueError(f"{source}: missing key {key!r}")
+            raise InvalidValue(f"{source}: missing key {key!r}")
         if not isinstance(data[key], kind) or isinstance(data[key], bool):
-            raise ValueError(f"{source}: {key!r} has the wrong type ({type(data[key]).__name__})")
+            raise InvalidValue(f"{source}: {key!r} has the wrong type ({type(data[key]).__name__})")
     if data["width"] <= 0 or data["height"] <= 0 or not data["fps"] > 0:
-        raise ValueError(f"{source}: width, height and fps must be positive")
+        raise InvalidValue(f"{source}: width, height and fps must be positive")
     previous = -1
     for position, entry in enumerate(data["frames"]):
         where = f"{source}: frames[{position}]"
         _validate_frame(entry, where)
         if entry["index"] <= previous:
-            raise ValueError(f"{where}: index {entry['index']} does not increase")
+            raise InvalidValue(f"{where}: index {entry['index']} does not increase")
         previous = entry["index"]
     return data
 
 
 def _validate_frame(entry: Any, where: str) -> None:
     if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected an object")
+        raise InvalidValue(f"{where}: expected an object")
     for key in ("index", "time", "box", "score"):
         if key not in entry:
-            raise ValueError(f"{where}: missing key {key!r}")
+            raise InvalidValue(f"{where}: missing key {key!r}")
     if not _is_int(entry["index"]) or entry["index"] < 0:
-        raise ValueError(f"{where}: index must be a non-negative integer")
+        raise InvalidValue(f"{where}: index must be a non-negative integer")
     if not _is_number(entry["time"]):
-        raise ValueError(f"{where}: time must be a number")
+        raise InvalidValue(f"{where}: time must be a number")
     box, score = entry["box"], entry["score"]
     if box is None:
         return
     if not isinstance(box, list) or len(box) != 4 or not all(_is_number(v) for v in box):
-        raise ValueError(f"{where}: box must be null or [x1, y1, x2, y2]")
+        raise InvalidValue(f"{where}: box must be null or [x1, y1, x2, y2]")
     if box[2] < box[0] or box[3] < box[1]:
-        raise ValueError(f"{where}: box {box} has x2 < x1 or y2 < y1")
+        raise InvalidValue(f"{where}: box {box} has x2 < x1 or y2 < y1")
     if score is not None and (not _is_number(score) or not 0.0 <= score <= 1.0):
-        raise ValueError(f"{where}: score must be null or a number in [0, 1]")
+        raise InvalidValue(f"{where}: score must be null or a number in [0, 1]")
 
 
 def _is_int(value: Any) -> bool:

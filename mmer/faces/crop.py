@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from mmer import media
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection
 from mmer.faces.boxes import validate_boxes
 
@@ -48,7 +49,7 @@ def read_crop_settings(faces_dir: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return crop_settings(data["face_size"], data["face_margin"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path} is damaged ({exc}); delete it and re-run `mmer crop --overwrite`") from exc
+        raise InvalidValue(f"{path} is damaged ({exc}); delete it and re-run `mmer crop --overwrite`") from exc
 
 
 def _coords(box: BoxLike) -> tuple[float, float, float, float]:
@@ -68,7 +69,7 @@ def square_crop_box(box: BoxLike, frame_w: int, frame_h: int,
     crop only adds padding.
     """
     if margin < 0:
-        raise ValueError(f"margin cannot be negative, got {margin}")
+        raise InvalidValue(f"margin cannot be negative, got {margin}")
     if frame_w < 1 or frame_h < 1:
         raise ValueError(f"frame size must be positive, got {frame_w}x{frame_h}")
     x1, y1, x2, y2 = _coords(box)
@@ -83,7 +84,7 @@ def crop_face(image: np.ndarray, box: BoxLike, size: int = DEFAULT_SIZE, margin:
     """The square around ``box`` (see :func:`square_crop_box`), black where it leaves the
     frame, resized to (size, size, 3) with area averaging (no aliasing when shrinking)."""
     if size < 1:
-        raise ValueError(f"size must be positive, got {size}")
+        raise InvalidValue(f"size must be positive, got {size}")
     height, width = image.shape[:2]
     x1, y1, x2, y2 = square_crop_box(box, width, height, margin)
     ix1, iy1 = min(max(x1, 0), width), min(max(y1, 0), height)
@@ -132,7 +133,7 @@ def crop_clip(
     name = Path(video_path).name
     validate_boxes(boxes, source=f"face boxes for {name}")
     if size < 2 or size % 2:
-        raise ValueError(f"size must be an even number of pixels (H.264), got {size}")
+        raise InvalidValue(f"size must be an even number of pixels (H.264), got {size}")
     lookup = BoxLookup(boxes["frames"])
     if not len(lookup):
         raise NoFaceFound(f"no face was found in any frame of {name}; nothing to crop")

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, FaceDetector, FaceDetectorUnavailable, check_image
 
 log = logging.getLogger(__name__)
@@ -83,13 +84,13 @@ class OpenCVFaceDetector(FaceDetector):
         min_score: float = 0.0,
     ) -> None:
         if max_side < _CASCADE_WINDOW:
-            raise ValueError(f"max_side must be at least {_CASCADE_WINDOW}, got {max_side}")
+            raise InvalidValue(f"max_side must be at least {_CASCADE_WINDOW}, got {max_side}")
         if not 0.0 <= min_face < 1.0:
-            raise ValueError(f"min_face is a fraction of the frame's shorter side in [0, 1), got {min_face}")
+            raise InvalidValue(f"min_face is a fraction of the frame's shorter side in [0, 1), got {min_face}")
         if max_face is not None and not min_face < max_face <= 1.0:
-            raise ValueError(f"max_face is a fraction of the shorter side in (min_face, 1], got {max_face}")
+            raise InvalidValue(f"max_face is a fraction of the shorter side in (min_face, 1], got {max_face}")
         if scale_factor <= 1.0:
-            raise ValueError(f"scale_factor must be above 1, got {scale_factor}")
+            raise InvalidValue(f"scale_factor must be above 1, got {scale_factor}")
         self.max_side = max_side
         self.min_face = min_face
         self.max_face = max_face

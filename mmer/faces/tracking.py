@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, iou
 
 #: Frames the detector may miss the face and still have the box interpolated (0.5 s at 25 fps).
@@ -70,9 +71,9 @@ def track_main_face(
     a face that comes back to where it was is the same face).
     """
     if max_gap < 0:
-        raise ValueError(f"max_gap cannot be negative, got {max_gap}")
+        raise InvalidValue(f"max_gap cannot be negative, got {max_gap}")
     if smooth_window < 1:
-        raise ValueError(f"smooth_window must be at least 1, got {smooth_window}")
+        raise InvalidValue(f"smooth_window must be at least 1, got {smooth_window}")
     n = len(candidates)
     tracks = link_tracks(candidates, iou_threshold=iou_threshold, link_gap=link_gap)
     if not tracks:

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, FaceDetector, FaceDetectorUnavailable, check_image
 
 log = logging.getLogger(__name__)
@@ -159,9 +160,9 @@ class YoloFaceDetector(FaceDetector):
         cache_dir: str | Path | None = None,
     ) -> None:
         if not 0.0 <= conf <= 1.0:
-            raise ValueError(f"conf must be in [0, 1], got {conf}")
+            raise InvalidValue(f"conf must be in [0, 1], got {conf}")
         if imgsz < 32 or imgsz % 32:
-            raise ValueError(f"imgsz must be a multiple of 32 of at least 32, got {imgsz}")
+            raise InvalidValue(f"imgsz must be a multiple of 32 of at least 32, got {imgsz}")
         if not ultralytics_installed():
             raise FaceDetectorUnavailable("the yolo detector needs ultralytics: pip install 'mmer[yolo]'")
         self.weights = str(weights)

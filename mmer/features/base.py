@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from mmer.errors import UserError
 
-class BackboneUnavailable(RuntimeError):
+
+class BackboneUnavailable(UserError, RuntimeError):
     """A backbone cannot be loaded here (weights not cached, hub unreachable, package missing).
 
     The message is one line for the user and says what to do instead.

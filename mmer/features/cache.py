@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmer import __version__
+from mmer.errors import InvalidValue
 from mmer.features.base import config_hash
 from mmer.fsutil import atomic_path, write_json_atomic
 
@@ -34,7 +35,7 @@ class FeatureCache:
 
     def __init__(self, root: Path, modality: str) -> None:
         if modality not in MODALITIES:
-            raise ValueError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+            raise InvalidValue(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
         self.root = Path(root)
         self.modality = modality
         self.folder = self.root / f"{modality}_features"
@@ -100,7 +101,7 @@ class FeatureCache:
         """Store one clip's features (float16) atomically, then record it in the index."""
         array = np.asarray(features, dtype=np.float32).astype(DTYPE)
         if not np.isfinite(array).all():
-            raise ValueError(f"{clip_id}: features contain NaN or inf (or exceed float16's range)")
+            raise InvalidValue(f"{clip_id}: features contain NaN or inf (or exceed float16's range)")
         with atomic_path(self.path(clip_id)) as tmp, open(tmp, "wb") as fh:
             np.save(fh, array)
         with open(self.index_path, "a", encoding="utf-8") as fh:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from mmer import media
 from mmer.batch import FAILURES_FILE, BatchReport, write_failures
 from mmer.datasets import ClipRecord, read_manifest
+from mmer.errors import InvalidValue
 from mmer.faces.crop import SETTINGS_FILE, crop_settings, read_crop_settings
 from mmer.features.base import AudioBackbone, VideoBackbone
 from mmer.features.cache import FeatureCache
@@ -88,7 +89,7 @@ def _extract(records: Sequence[ClipRecord], load: Callable[[ClipRecord], np.ndar
              embed: Callable[[list[np.ndarray]], list[np.ndarray]], cache: FeatureCache, config: dict, *,
              batch_size: int, overwrite: bool, expected_dim: int) -> BatchReport:
     if batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
+        raise InvalidValue("--batch-size must be at least 1")
     digest = cache.prepare(config)
     done = cache.index()
     report = BatchReport()

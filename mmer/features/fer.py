@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from mmer.errors import InvalidValue
 from mmer.features.base import BackboneUnavailable, VideoBackbone, check_frames
 from mmer.features.hub import select_device
 from mmer.labels import CLASSES
@@ -196,7 +197,7 @@ class FerBackbone(VideoBackbone):
     def __init__(self, weights: str | Path, *, num_frames: int = 32, device: str = "auto",
                  batch_size: int = 64) -> None:
         if num_frames < 1 or batch_size < 1:
-            raise ValueError(f"num_frames and batch_size must be positive, got {num_frames}, {batch_size}")
+            raise InvalidValue(f"num_frames and batch_size must be positive, got {num_frames}, {batch_size}")
         self.source = str(weights)
         self.dim = FerNet.EMBED_DIM
         self.num_frames = num_frames

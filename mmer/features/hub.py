@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import torch
 from safetensors import SafetensorError
 
+from mmer.errors import InvalidValue
 from mmer.features.base import BackboneUnavailable
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,10 @@ def select_device(device: str | torch.device = "auto") -> torch.device:
     try:
         chosen = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from exc
+        raise InvalidValue(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from exc
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but this machine has no usable CUDA; use --device cpu or auto")
+        raise InvalidValue(f"device {device!r} asked for, but this machine has no usable CUDA; "
+                           "use --device cpu or auto")
     return chosen
 
 
@@ -83,10 +85,10 @@ def select_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch
         return torch.float32
     if isinstance(dtype, str):
         if dtype.lower() not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; choose one of float32, float16, bfloat16")
+            raise InvalidValue(f"unknown dtype {dtype!r}; choose one of float32, float16, bfloat16")
         dtype = DTYPES[dtype.lower()]
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"unsupported dtype {dtype}; choose one of float32, float16, bfloat16")
+        raise InvalidValue(f"unsupported dtype {dtype}; choose one of float32, float16, bfloat16")
     if dtype != torch.float32 and device.type != "cuda":
         log.warning("%s needs CUDA; running in float32 on %s", dtype_name(dtype), device)
         return torch.float32
@@ -135,7 +137,7 @@ def resolve_source(source: str | Path, *, what: str) -> tuple[str, bool]:
     """
     text = str(source).strip()
     if not text:
-        raise ValueError(f"empty {what} source; pass a Hugging Face id or a folder")
+        raise InvalidValue(f"empty {what} source; pass a Hugging Face id or a folder")
     path = Path(text).expanduser()
     if path.is_dir():
         _check_folder(path, what)

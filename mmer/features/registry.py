@@ -6,6 +6,7 @@ means the same model, preprocessing and weights.
 
 from __future__ import annotations
 
+from mmer.errors import InvalidValue
 from mmer.features.base import AudioBackbone, VideoBackbone
 
 VIDEO_BACKBONES = ("vivit", "fer")
@@ -29,7 +30,7 @@ def load_video_backbone(name: str, source: str | None = None, *, device: str = "
         if source:
             return FerBackbone(source, num_frames=num_frames or 32, device=device)
         return FerBackbone.from_default(num_frames=num_frames or 32, device=device)
-    raise ValueError(f"unknown video backbone {name!r}; choose one of {', '.join(VIDEO_BACKBONES)}")
+    raise InvalidValue(f"unknown video backbone {name!r}; choose one of {', '.join(VIDEO_BACKBONES)}")
 
 
 def load_audio_backbone(name: str, source: str | None = None, *, device: str = "auto",
@@ -42,6 +43,6 @@ def load_audio_backbone(name: str, source: str | None = None, *, device: str = "
         from mmer.features.audio_stats import LogMelStatsBackbone
 
         if source:
-            raise ValueError("the logmel backbone is built in and takes no --source")
+            raise InvalidValue("the logmel backbone is built in and takes no --source")
         return LogMelStatsBackbone()
-    raise ValueError(f"unknown audio backbone {name!r}; choose one of {', '.join(AUDIO_BACKBONES)}")
+    raise InvalidValue(f"unknown audio backbone {name!r}; choose one of {', '.join(AUDIO_BACKBONES)}")

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mmer.errors import InvalidValue
 from mmer.features.base import VideoBackbone, check_frames
 from mmer.features.hub import dtype_name, load_pretrained, select_device, select_dtype
 
@@ -62,9 +63,9 @@ class VivitBackbone(VideoBackbone):
         self.tubelet: tuple[int, int, int] = tuple(int(x) for x in cfg.tubelet_size)  # type: ignore[assignment]
         self.steps = self.model_frames // self.tubelet[0]
         if (num_frames is not None and num_frames < 1) or batch_size < 1:
-            raise ValueError(f"num_frames and batch_size must be positive, got {num_frames}, {batch_size}")
+            raise InvalidValue(f"num_frames and batch_size must be positive, got {num_frames}, {batch_size}")
         if self.steps < 1 or self.image_size < self.tubelet[1] or self.image_size < self.tubelet[2]:
-            raise ValueError(f"ViViT config gives no tubelets: {self.model_frames} frames of {self.image_size}² "
+            raise InvalidValue(f"ViViT config gives no tubelets: {self.model_frames} frames of {self.image_size}² "
                              f"with tubelets {self.tubelet}")
         self.num_frames = num_frames or self.model_frames
         if self.num_frames != self.model_frames:
@@ -188,6 +189,6 @@ def _square_size(size: int | Iterable[int]) -> int:
     if isinstance(size, Iterable):
         h, w = (int(s) for s in size)
         if h != w:
-            raise ValueError(f"only square ViViT inputs are supported, got image_size {size}")
+            raise InvalidValue(f"only square ViViT inputs are supported, got image_size {size}")
         return h
     return int(size)

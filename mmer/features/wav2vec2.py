@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from mmer.errors import InvalidValue
 from mmer.features.base import AudioBackbone
 from mmer.features.hub import dtype_name, load_pretrained, select_device, select_dtype
 
@@ -80,7 +81,7 @@ class Wav2Vec2Backbone(AudioBackbone):
                  max_clip_seconds: float | None = 30.0, random_init: bool = False,
                  revision: str | None = None) -> None:
         if batch_size < 1 or max_batch_seconds <= 0 or (max_clip_seconds is not None and max_clip_seconds <= 0):
-            raise ValueError(f"batch_size, max_batch_seconds and max_clip_seconds must be positive, got "
+            raise InvalidValue(f"batch_size, max_batch_seconds and max_clip_seconds must be positive, got "
                              f"{batch_size}, {max_batch_seconds}, {max_clip_seconds}")
         cfg = model.config
         self.source = source

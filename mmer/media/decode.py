@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from mmer.budget import Budget
+from mmer.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ _EPS = 1e-6
 PathLike = str | os.PathLike[str]
 
 
-class MediaError(Exception):
+class MediaError(UserError):
     """A file could not be read or written as media. The message is meant for the user."""
 
 

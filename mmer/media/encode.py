@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.fsutil import atomic_path
 from mmer.media.decode import AUDIO_SAMPLE_RATE, MediaError, PathLike, decode_audio
 
@@ -27,9 +28,9 @@ def parse_bitrate(value: str | int) -> int:
     try:
         bits = int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
     except ValueError:
-        raise ValueError(f"bitrate {value!r} is not a number such as 192k or 320k") from None
+        raise InvalidValue(f"bitrate {value!r} is not a number such as 192k or 320k") from None
     if not _MP3_MIN_BITRATE <= bits <= _MP3_MAX_BITRATE:
-        raise ValueError(f"bitrate {value!r} is outside 32k-320k")
+        raise InvalidValue(f"bitrate {value!r} is outside 32k-320k")
     return bits
 
 
@@ -48,7 +49,7 @@ def write_audio(
     elif suffix == ".mp3":
         codec, fmt, bit_rate = "libmp3lame", "fltp", parse_bitrate(bitrate)
     else:
-        raise ValueError(f"{dest.name}: audio can be written as .wav or .mp3, not {suffix or 'no suffix'}")
+        raise InvalidValue(f"{dest.name}: audio can be written as .wav or .mp3, not {suffix or 'no suffix'}")
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     with atomic_path(dest) as tmp, av.open(str(tmp), mode="w") as container:
         stream = container.add_stream(codec, rate=sample_rate, layout="mono")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmer import media
+from mmer.errors import InvalidValue
 from mmer.labels import CLASS_NAMES, CLASSES
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 INPUT_ERRORS = ("not_video", "undecodable", "too_long", "too_short", "frame_too_large", "no_signal")
 
 
-class InputError(ValueError):
+class InputError(InvalidValue):
     """A video this predictor cannot answer for; ``code`` is one of :data:`INPUT_ERRORS`."""
 
     def __init__(self, code: str, message: str) -> None:

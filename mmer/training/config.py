@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mmer.errors import InvalidValue
 from mmer.labels import CLASSES
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ SPLIT_MODES = ("actor", "manifest")
 LOSS_CHOICES = ("focal", "ce")
 
 
-class RunError(ValueError):
+class RunError(InvalidValue):
     """A run folder that cannot be started or resumed as asked."""
 
 
@@ -76,7 +77,7 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise InvalidValue(message)
         if not self.run_id:
             self.run_id = datetime.now().strftime("%Y%m%d-%H%M%S")
 

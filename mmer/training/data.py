@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from mmer.datasets import ClipRecord, DatasetError, read_manifest
+from mmer.errors import InvalidValue
 from mmer.features.cache import FeatureCache
 from mmer.fsutil import atomic_path
 from mmer.labels import CLASSES
@@ -83,9 +84,9 @@ class FeatureSet:
         if modality is None:
             return self
         if modality not in MODALITIES:
-            raise ValueError(f"modality must be video or audio, got {modality!r}")
+            raise InvalidValue(f"modality must be video or audio, got {modality!r}")
         if self.modalities == (modality,):
-            raise ValueError(f"these features carry {modality} only: hiding it leaves nothing to answer from")
+            raise InvalidValue(f"these features carry {modality} only: hiding it leaves nothing to answer from")
         out = self.subset(range(len(self)))
         if modality == "video":
             out.video_lengths = torch.zeros_like(out.video_lengths)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from mmer.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint_dir
 from mmer.datasets import DatasetError
+from mmer.errors import InvalidValue
 from mmer.features.hub import select_device
 from mmer.fsutil import atomic_path, write_json_atomic
 from mmer.labels import CLASSES
@@ -104,17 +105,17 @@ def evaluate_checkpoint(checkpoint: Path, features_root: Path, manifest: Path, o
     """Score ``checkpoint`` on the manifest's clips (or on the train/val/test actors it was trained
     with) and write ``metrics.json`` and ``confusion.png`` to ``out_dir``."""
     if split not in EVAL_SPLITS:
-        raise ValueError(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
+        raise InvalidValue(f"split must be one of {', '.join(EVAL_SPLITS)}, got {split!r}")
     torch_device = select_device(device)
     loaded = load_checkpoint(checkpoint, torch_device)
     modalities = loaded.modalities
     if drop not in (None, "video", "audio"):
-        raise ValueError(f"drop must be video or audio, got {drop!r}")
+        raise InvalidValue(f"drop must be video or audio, got {drop!r}")
     if drop is not None and drop not in modalities:
         log.warning("the checkpoint does not use %s: --drop %s changes nothing", drop, drop)
         drop = None
     if drop is not None and len(modalities) == 1:
-        raise ValueError(f"the checkpoint uses {drop} only: hiding it leaves nothing to evaluate")
+        raise InvalidValue(f"the checkpoint uses {drop} only: hiding it leaves nothing to evaluate")
     check_backbones(loaded.backbones, backbone_meta(features_root), features_root, modalities)
     # Only the modalities the model uses are read: a voice-only model never sees video features.
     features, report = load_features(manifest, features_root, dataset=dataset, modalities=modalities)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from mmer.datasets import ClipRecord, write_manifest
+from mmer.errors import InvalidValue
 from mmer.features.cache import FeatureCache
 from mmer.labels import CLASS_NAMES, CLASSES
 
@@ -38,7 +39,7 @@ def make_sample_features(root: Path, *, actors: Mapping[str, int] | None = None,
     rng = np.random.default_rng(seed)
     prototypes = {"video": _unit_rows(rng, len(CLASSES), video_dim), "audio": _unit_rows(rng, len(CLASSES), audio_dim)}
     if not modalities or not set(modalities) <= {"video", "audio"}:
-        raise ValueError(f"modalities must be one or both of video, audio; got {list(modalities)}")
+        raise InvalidValue(f"modalities must be one or both of video, audio; got {list(modalities)}")
     caches = {m: FeatureCache(root, m) for m in ("video", "audio") if m in modalities}
     settings = {"video": {"dim": video_dim, "num_frames": video_frames}, "audio": {"dim": audio_dim,
                                                                                  "sample_rate": 16_000}}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmer.errors import InvalidValue
 from mmer.features.audio_stats import HOP, N_MELS, SAMPLE_RATE, log_mel, mel_filterbank
 
 FRAME_RATE = SAMPLE_RATE / HOP  # 100 frames a second
@@ -22,7 +23,7 @@ _FILTERS = mel_filterbank()
 def voice_frames(wave: np.ndarray, normalisation: str = "utterance") -> np.ndarray:
     """(T, N_MELS) float32 network input for one stretch of speech (mono, 16 kHz)."""
     if normalisation not in NORMALISATIONS:
-        raise ValueError(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
+        raise InvalidValue(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
     x = log_mel(wave, _FILTERS)
     if normalisation == "utterance":
         x = x - x.mean(axis=0, keepdims=True)

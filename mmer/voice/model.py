@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from mmer.errors import InvalidValue
 from mmer.labels import NUM_CLASSES
 
 
@@ -95,7 +96,7 @@ class VoiceNet(nn.Module):
             self.body = nn.Sequential(*layers)
             self.stride = 1
         else:
-            raise ValueError(f"unknown voice architecture {config.arch!r}; choose cnn or tdnn")
+            raise InvalidValue(f"unknown voice architecture {config.arch!r}; choose cnn or tdnn")
         self.head = nn.Sequential(
             nn.Linear(2 * widths[-1], config.hidden), nn.BatchNorm1d(config.hidden), nn.ReLU(),
             nn.Dropout(config.dropout), nn.Linear(config.hidden, config.num_classes))

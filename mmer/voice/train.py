@@ -27,6 +27,7 @@ from torch import nn
 
 from mmer import media
 from mmer.datasets.splits import actor_folds
+from mmer.errors import InvalidValue
 from mmer.labels import CLASSES, NUM_CLASSES
 from mmer.training.metrics import (
     classification_metrics,
@@ -244,7 +245,7 @@ def read_as_uploads(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: 
     out = np.full((len(clips), NUM_CLASSES), np.nan)
     for i, clip in enumerate(clips):
         if clip.path is None:
-            raise ValueError(f"{clip.clip_id}: no file to read it from as an upload")
+            raise InvalidValue(f"{clip.clip_id}: no file to read it from as an upload")
         windows, _ = read_windows(media.decode_audio(clip.path, SAMPLE_RATE), probabilities)
         probs = clip_probabilities(windows)
         if probs is not None:

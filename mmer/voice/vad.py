@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmer.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
@@ -48,7 +50,7 @@ _lock = threading.Lock()
 _model: SileroVad | None = None
 
 
-class VadUnavailable(RuntimeError):
+class VadUnavailable(UserError, RuntimeError):
     """The ``silero-vad`` package is missing or its weights cannot be read; one line saying what to do."""
 
 
