@@ -18,7 +18,7 @@ the ratio; so the clip is a real face (scikit-image's astronaut, framed as in a 
 moves a little (a few pixels of drift, a small scale and rotation wobble), with per-frame sensor
 grain and brightness flicker, encoded by PyAV directly (not the project's writer) with libx264 at
 its defaults (preset medium, crf 23, B-frames), and real speech (RAVDESS, when
-``/work/shared/data/ravdess-speech-16k`` or ``$MMER_DATA/ravdess-speech-16k`` is there; otherwise a
+``$MMER_DATA/ravdess-speech-16k`` or ``../shared/data/ravdess-speech-16k`` is there; otherwise a
 voiced, syllable-modulated tone) as 48 kHz AAC. Long videos repeat one encoded 8 s segment
 (closed GOPs, so the copies are a valid stream) instead of encoding minutes of footage.
 
@@ -49,6 +49,8 @@ import httpx
 import numpy as np
 from skimage import data
 
+from mmer import media
+
 REPO = Path(__file__).resolve().parents[1]
 AUDIO_RATE = 48_000
 #: Long clips repeat a segment this long: 8 s is a whole number of 30 fps frames (240) and of
@@ -63,21 +65,10 @@ FLICKER = 0.015
 
 
 def ravdess_dir() -> Path | None:
-    for root in (os.environ.get("MMER_DATA"), "/work/shared/data", REPO.parent / "shared" / "data"):
+    for root in (os.environ.get("MMER_DATA"), REPO.parent / "shared" / "data"):
         if root and (Path(root) / "ravdess-speech-16k").is_dir():
             return Path(root) / "ravdess-speech-16k"
     return None
-
-
-def decode_mono(path: Path, rate: int = AUDIO_RATE) -> np.ndarray:
-    """A file's first audio stream as mono float32 at ``rate``, decoded by PyAV directly."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-    chunks = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.concatenate(chunks).astype(np.float32)
 
 
 def voice(seconds: float) -> tuple[np.ndarray, str]:
@@ -90,7 +81,7 @@ def voice(seconds: float) -> tuple[np.ndarray, str]:
         if files:
             pieces, total = [], 0
             for path in files * math.ceil(samples / AUDIO_RATE / 2):
-                piece = decode_mono(path)
+                piece = media.decode_audio(path, AUDIO_RATE)
                 pieces.append(piece)
                 total += len(piece)
                 if total >= samples:

@@ -138,7 +138,8 @@ class _Guard:
                              f"{self.limits.max_pixels:,} pixels per frame")
 
     def setup(self, stream: av.video.stream.VideoStream) -> None:
-        """Let the decoder itself refuse oversized frames (it checks each one before allocating it)."""
+        """Set the stream's decoder up before its first frame: its thread budget, and ``max_pixels``,
+        so that it refuses oversized frames itself (it checks each one before allocating it)."""
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = decode_threads()
         if self.limits.max_pixels is not None:
@@ -215,8 +216,6 @@ def _video_stream(container: av.container.InputContainer, path: PathLike) -> av.
     stream = _video_of(container)
     if stream is None:
         raise NoVideoStream(f"{Path(path).name}: no video stream")
-    stream.thread_type = "AUTO"
-    stream.codec_context.thread_count = decode_threads()
     return stream
 
 
@@ -381,19 +380,23 @@ def media_duration(path: PathLike, *, max_seconds: float | None = None, budget: 
         stream = _video_of(container) or _audio_of(container)
         if stream is None:
             raise MediaError(f"{Path(path).name}: no audio or video stream")
-        duration = _stream_duration(container, stream)
-        if duration is None:
-            duration = _packet_duration(container, stream, max_seconds, budget)
-    if duration is None:
-        raise MediaError(f"{Path(path).name}: the stream carries no timestamps to tell its length")
-    return duration
+        return _duration(container, stream, path, max_seconds, budget)
 
 
 def clip_duration(path: PathLike, *, max_seconds: float | None = None) -> float:
     """Seconds of video: declared by the container, or measured from its packets when it is not."""
     with _open(path) as container:
-        _video_stream(container, path)
-    return media_duration(path, max_seconds=max_seconds)
+        return _duration(container, _video_stream(container, path), path, max_seconds, None)
+
+
+def _duration(container: av.container.InputContainer, stream: av.stream.Stream, path: PathLike,
+              max_seconds: float | None, budget: Budget | None) -> float:
+    duration = _stream_duration(container, stream)
+    if duration is None:
+        duration = _packet_duration(container, stream, max_seconds, budget)
+    if duration is None:
+        raise MediaError(f"{Path(path).name}: the stream carries no timestamps to tell its length")
+    return duration
 
 
 def sample_times(duration: float, n: int, start: float = 0.0) -> list[float]:

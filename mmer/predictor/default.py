@@ -223,14 +223,12 @@ class DefaultPredictor(Predictor):
         """The voice expert's windows and the VAD's speech regions; None when there is no sound."""
         from mmer.voice.features import SAMPLE_RATE
 
-        try:
-            with reading("sound"):
+        with reading("sound"):
+            try:
                 wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
                                    max_seconds=min(duration, self.limits.max_duration_s) + 1, budget=budget)
-        except InputError as exc:
-            if isinstance(exc.__cause__, media.NoAudioStream):
+            except media.NoAudioStream:
                 return None
-            raise
         budget.check()
         if wave.size < SAMPLE_RATE * 0.1:
             return [], []
