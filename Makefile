@@ -84,7 +84,7 @@ demo: setup-python weights
 	$(MMER) faces $(DEMO)/manifest.csv -o $(DEMO)/extracted_bboxes
 	$(MMER) crop $(DEMO)/manifest.csv --bboxes $(DEMO)/extracted_bboxes -o $(DEMO)/extracted_faces_videos
 	$(MMER) audio $(DEMO)/manifest.csv -o $(DEMO)/extracted_audio
-	$(MMER) extract-video $(DEMO)/manifest.csv --faces $(DEMO)/extracted_faces_videos -o $(DEMO)/features --backbone fer
+	$(MMER) extract-video $(DEMO)/manifest.csv --bboxes $(DEMO)/extracted_bboxes -o $(DEMO)/features --backbone fer
 	$(MMER) extract-audio $(DEMO)/manifest.csv --audio $(DEMO)/extracted_audio -o $(DEMO)/features --backbone logmel
 	$(MMER) validate $(DEMO)/features --manifest $(DEMO)/manifest.csv
 	$(MMER) train --manifest $(DEMO)/manifest.csv --features $(DEMO)/features -o $(DEMO)/training_runs \

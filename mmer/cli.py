@@ -122,10 +122,14 @@ def cmd_extract_video(args: argparse.Namespace) -> int:
     from mmer.features.extract import extract_video_features
     from mmer.features.registry import load_video_backbone
 
+    if args.faces is not None:
+        raise UserError("extract-video crops the faces from the clips themselves now (the same pixels the service "
+                        "crops): pass --bboxes DIR, the `mmer faces` output, instead of --faces")
     backbone = load_video_backbone(args.backbone, args.source, device=args.device, num_frames=args.sample_frames,
                                    dtype=args.dtype)
-    report = extract_video_features(args.manifest, args.faces, args.output, backbone, batch_size=args.batch_size,
-                                    overwrite=args.overwrite)
+    geometry = {k: v for k, v in (("face_size", args.face_size), ("face_margin", args.face_margin)) if v is not None}
+    report = extract_video_features(args.manifest, args.bboxes, args.output, backbone, batch_size=args.batch_size,
+                                    overwrite=args.overwrite, **geometry)
     return _finish(report, args.output / "video_features", f"video features ({backbone.name})")
 
 
@@ -498,7 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(f"extract-{modality}", func, f"compute {modality} features into the feature cache")
         p.add_argument("manifest", type=Path)
         if modality == "video":
-            p.add_argument("--faces", type=Path, default=Path("extracted_faces_videos"), help="face-crop clips")
+            p.add_argument("--bboxes", type=Path, default=Path("extracted_bboxes"),
+                           help="face boxes from `mmer faces`: the faces are cropped from the clips with them")
+            p.add_argument("--face-size", type=_positive_int, help="crop side in pixels (default 224)")
+            p.add_argument("--face-margin", type=float, help="context around the face box (default 0.25)")
+            p.add_argument("--faces", type=Path, help=argparse.SUPPRESS)
             p.add_argument("--backbone", choices=["vivit", "fer"], default="vivit",
                            help="vivit: ViViT (hub id or folder); fer: the offline facial-expression CNN")
             p.add_argument("--sample-frames", type=_positive_int,

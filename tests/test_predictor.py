@@ -29,7 +29,7 @@ from mmer.predictor import (
     sniff_media,
 )
 from mmer.predictor.base import FaceTracker
-from mmer.predictor.reader import Peekable, until
+from mmer.windows import Peekable, until
 from tests.helpers import tone
 
 FPS = 15

@@ -34,7 +34,7 @@ def test_ravdess_scripts_chain_boxes_then_crops(sample_ravdess: Path, tmp_path: 
     for name in ("ravdess_extract_bboxes.py", "ravdess_bbox_converter.py"):
         done = script(name, "--root", sample_ravdess, "--work", tmp_path / "w", "--workers", 2, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "w" / "extracted_faces_videos").glob("*.mp4"))) == 18
+    assert len(list((tmp_path / "w" / "extracted_faces_videos").glob("*.mkv"))) == 18
 
 
 def test_a_missing_dataset_folder_is_one_clear_line(tmp_path: Path) -> None:

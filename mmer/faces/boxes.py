@@ -18,6 +18,7 @@ from typing import Any
 from mmer import media
 from mmer.errors import InvalidValue
 from mmer.faces.base import Detection, FaceDetector
+from mmer.faces.recipe import FaceRecipe
 from mmer.faces.tracking import DEFAULT_MAX_GAP, DEFAULT_SMOOTH_WINDOW, track_main_face
 from mmer.fsutil import write_json_atomic
 
@@ -87,9 +88,12 @@ def detect_clip(
     every: int = 1,
     max_gap: int = DEFAULT_MAX_GAP,
     smooth_window: int = DEFAULT_SMOOTH_WINDOW,
+    detector_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The main face's box in every decoded frame of a clip, as the box-file dict (see
-    :func:`detect_frames`). Frames stream through one at a time.
+    :func:`detect_frames`). Frames stream through one at a time. The file records how the boxes
+    were found (:meth:`FaceRecipe.boxing`: ``detector_options`` as the detector was built, the
+    stride, gap filling and smoothing), so that serving can box alike.
     Raises :class:`mmer.media.MediaError` for an unreadable video.
     """
     if every < 1:
@@ -100,13 +104,14 @@ def detect_clip(
     if found.size is None:
         raise media.MediaError(f"{Path(video_path).name}: video stream has no decodable frames")
     log.debug("%s: main face in %d of %d frames", clip_id, sum(b is not None for b in found.boxes), len(found.times))
+    recipe = FaceRecipe(detector=detector.name, detector_options=dict(detector_options or {}), every=every,
+                        max_gap=max_gap, smooth_window=smooth_window)
     return {
         "clip_id": clip_id,
         "width": found.size[0],
         "height": found.size[1],
         "fps": float(fps),
-        "detector": detector.name,
-        "every": every,
+        **FaceRecipe.from_dict(recipe.as_dict()).boxing(),
         "frames": found.entries(),
     }
 

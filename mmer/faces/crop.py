@@ -19,6 +19,7 @@ from mmer import media
 from mmer.errors import InvalidValue
 from mmer.faces.base import Detection
 from mmer.faces.boxes import validate_boxes
+from mmer.faces.recipe import DEFAULT_MARGIN, DEFAULT_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,6 @@ class NoFaceFound(ValueError):
     """The box file has no face in any frame, so there is nothing to crop."""
 
 
-#: Face-crop geometry used by `mmer crop` and recorded in checkpoints (the service must crop alike).
-DEFAULT_SIZE = 224
-DEFAULT_MARGIN = 0.25
 #: Written by `mmer crop` next to the face clips: the geometry they were cut with.
 SETTINGS_FILE = "crop.json"
 
@@ -125,14 +123,16 @@ def crop_clip(
     margin: float = DEFAULT_MARGIN,
 ) -> int:
     """Write a ``size``×``size`` face clip (video only, source frame rate) atomically; returns
-    the number of frames written, one per decoded frame of ``video_path``.
+    the number of frames written, one per decoded frame of ``video_path``. A ``.mkv`` ``dest`` is
+    written lossless (FFV1): its frames are the very crops the features are computed from.
 
     Raises :class:`NoFaceFound` if ``boxes`` has no face at all, ValueError for a malformed
     box dict, :class:`mmer.media.MediaError` for an unreadable video.
     """
     name = Path(video_path).name
     validate_boxes(boxes, source=f"face boxes for {name}")
-    if size < 2 or size % 2:
+    lossless = Path(dest).suffix.lower() == ".mkv"
+    if size < 2 or (size % 2 and not lossless):
         raise InvalidValue(f"size must be an even number of pixels (H.264), got {size}")
     lookup = BoxLookup(boxes["frames"])
     if not len(lookup):
@@ -140,7 +140,7 @@ def crop_clip(
     fps = media.video_fps(video_path)
     scale: np.ndarray | None = None
     written = 0
-    with media.VideoWriter(dest, fps, size, size) as writer:
+    with media.VideoWriter(dest, fps, size, size, lossless=lossless) as writer:
         for frame in media.iter_frames(video_path):
             if scale is None:
                 scale = _box_scale(boxes, frame.image, name)

@@ -87,25 +87,38 @@ class FeatureCache:
 
     def index(self) -> dict[str, str]:
         """clip_id → config hash of its file, for clips whose file exists (last line wins)."""
-        entries: dict[str, str] = {}
+        return {cid: entry["config_hash"] for cid, entry in self._entries().items()}
+
+    def seconds(self) -> dict[str, float]:
+        """clip_id → the clip's length in seconds, where the index records it."""
+        return {cid: float(entry["seconds"]) for cid, entry in self._entries().items()
+                if isinstance(entry.get("seconds"), (int, float))}
+
+    def _entries(self) -> dict[str, dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
         if self.index_path.is_file():
             for line in self.index_path.read_text(encoding="utf-8").splitlines():
                 try:
                     entry = json.loads(line)
-                    entries[entry["clip_id"]] = entry["config_hash"]
+                    entry["config_hash"]  # noqa: B018 - a line without it is damaged
+                    entries[entry["clip_id"]] = entry
                 except (json.JSONDecodeError, KeyError, TypeError):
                     log.warning("%s: skipping a damaged index line", self.index_path)
-        return {cid: h for cid, h in entries.items() if self.path(cid).is_file()}
+        return {cid: e for cid, e in entries.items() if self.path(cid).is_file()}
 
-    def write(self, clip_id: str, features: np.ndarray, digest: str) -> None:
-        """Store one clip's features (float16) atomically, then record it in the index."""
+    def write(self, clip_id: str, features: np.ndarray, digest: str, *, seconds: float | None = None) -> None:
+        """Store one clip's features (float16) atomically, then record it in the index, with the
+        clip's length (training serves windows of the clips' typical length)."""
         array = np.asarray(features, dtype=np.float32).astype(DTYPE)
         if not np.isfinite(array).all():
             raise InvalidValue(f"{clip_id}: features contain NaN or inf (or exceed float16's range)")
         with atomic_path(self.path(clip_id)) as tmp, open(tmp, "wb") as fh:
             np.save(fh, array)
         with open(self.index_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"clip_id": clip_id, "config_hash": digest, "shape": list(array.shape)}) + "\n")
+            entry = {"clip_id": clip_id, "config_hash": digest, "shape": list(array.shape)}
+            if seconds is not None:
+                entry["seconds"] = round(float(seconds), 4)
+            fh.write(json.dumps(entry) + "\n")
 
     def read(self, clip_id: str) -> np.ndarray:
         return np.load(self.path(clip_id))

@@ -1,4 +1,4 @@
-"""Filling the feature cache from face-crop clips and audio tracks, batch by batch.
+"""Filling the feature cache from the clips (with their face boxes) and audio tracks, batch by batch.
 
 Decoding runs in threads ahead of the model (PyAV releases the GIL), the model sees whole
 batches, and one broken clip fails alone: if a batch cannot be embedded, its clips are retried
@@ -7,10 +7,13 @@ one by one so the error lands on the clip that caused it.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -19,19 +22,18 @@ from mmer import media
 from mmer.batch import FAILURES_FILE, BatchReport, write_failures
 from mmer.datasets import ClipRecord, read_manifest
 from mmer.errors import InvalidValue
-from mmer.faces.crop import SETTINGS_FILE, crop_settings, read_crop_settings
+from mmer.faces.boxes import read_boxes
+from mmer.faces.crop import NoFaceFound
+from mmer.faces.recipe import DEFAULT_MARGIN, DEFAULT_SIZE, FaceRecipe
 from mmer.features.base import AudioBackbone, VideoBackbone
 from mmer.features.cache import FeatureCache
+from mmer.windows import RecordedBoxes, read_windows
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg")
 
 Loaded = tuple[ClipRecord, np.ndarray | None, str]
-
-
-def face_clip_path(faces_dir: Path, clip_id: str) -> Path:
-    return faces_dir / f"{clip_id}.mp4"
 
 
 def audio_track_path(audio_dir: Path, clip_id: str) -> Path:
@@ -43,50 +45,95 @@ def audio_track_path(audio_dir: Path, clip_id: str) -> Path:
     return audio_dir / f"{clip_id}.wav"
 
 
-def extract_video_features(manifest: Path, faces_dir: Path, root: Path, backbone: VideoBackbone, *,
-                           batch_size: int = 8, overwrite: bool = False) -> BatchReport:
-    """``root/video_features/<clip_id>.npy`` = backbone features of ``num_frames`` evenly sampled face frames."""
-    if not faces_dir.is_dir():
-        raise FileNotFoundError(f"face clips folder {faces_dir} does not exist (run `mmer crop` first)")
+def boxing_record(records: Sequence[ClipRecord], boxes_dir: Path) -> dict[str, Any]:
+    """How the clips' faces were boxed, from their box files: one record for the whole run. Box
+    files made two ways (another detector, stride or smoothing) are refused: features from them
+    would disagree with each other and with the one record the checkpoint keeps."""
+    seen: dict[str, list[str]] = {}
+    for record in records:
+        path = boxes_dir / f"{record.clip_id}.json"
+        if not path.is_file():
+            continue  # reported for that clip when it is loaded
+        try:
+            boxing = FaceRecipe.from_dict(read_boxes(path)).boxing()
+        except ValueError:
+            continue  # a damaged file fails its own clip, with its reason
+        seen.setdefault(json.dumps(boxing, sort_keys=True), []).append(record.clip_id)
+    if not seen:
+        return FaceRecipe().boxing()
+    if len(seen) > 1:
+        kinds = "; ".join(f"{len(ids)} clip(s) such as {ids[0]} with {text}" for text, ids in seen.items())
+        raise InvalidValue(f"the box files in {boxes_dir} were made in {len(seen)} different ways ({kinds}); "
+                           "re-run `mmer faces --overwrite` so that all clips are boxed alike")
+    return json.loads(next(iter(seen)))
+
+
+def extract_video_features(manifest: Path, boxes_dir: Path, root: Path, backbone: VideoBackbone, *,
+                           face_size: int = DEFAULT_SIZE, face_margin: float = DEFAULT_MARGIN, batch_size: int = 8,
+                           overwrite: bool = False) -> BatchReport:
+    """``root/video_features/<clip_id>.npy`` = backbone features of the face crops of
+    ``num_frames`` evenly sampled frames of each clip.
+
+    The crops are read by :func:`mmer.windows.read_windows` (the clip as one window) from the
+    clip itself, with the boxes `mmer faces` wrote into ``boxes_dir``: the same reader, and the
+    same pixels, as serving. The face record (detector, stride, tracking, geometry) is part of the
+    feature settings: a change re-extracts, and the checkpoint records it.
+    """
+    if not boxes_dir.is_dir():
+        raise FileNotFoundError(f"face boxes folder {boxes_dir} does not exist (run `mmer faces` first)")
+    if face_size < 16 or face_size % 2:
+        raise InvalidValue("--face-size must be an even number of at least 16 pixels")
+    if face_margin < 0:
+        raise InvalidValue("--face-margin cannot be negative")
+    records = read_manifest(manifest)
+    recipe = FaceRecipe.from_dict({**boxing_record(records, boxes_dir), "face_size": face_size,
+                                   "face_margin": face_margin})
+    seconds: dict[str, float] = {}
 
     def load(record: ClipRecord) -> np.ndarray:
-        path = face_clip_path(faces_dir, record.clip_id)
+        path = boxes_dir / f"{record.clip_id}.json"
         if not path.is_file():
-            raise FileNotFoundError(f"no face clip {path.name} in {faces_dir}")
-        return media.sample_frames(path, backbone.num_frames).frames
+            raise FileNotFoundError(f"no face boxes {path.name} in {boxes_dir}")
+        boxes = read_boxes(path)
+        duration = media.clip_duration(record.resolved_path)
+        (window,) = read_windows(record.resolved_path, [0.0, duration], boxes=RecordedBoxes(boxes),
+                                 num_frames=backbone.num_frames, recipe=recipe, sample_rate=None)
+        if window.faces is None:
+            raise NoFaceFound(f"no face was found in any frame of {record.resolved_path.name}")
+        seconds[record.clip_id] = duration
+        return window.faces
 
-    # The crop geometry is part of what the features are: a change re-extracts, and checkpoints record it.
-    geometry = read_crop_settings(faces_dir)
-    if geometry is None:
-        log.warning("%s has no %s (not made by `mmer crop`?): the default crop geometry is assumed", faces_dir,
-                    SETTINGS_FILE)
-        geometry = crop_settings()
-    config = {**backbone.config(), "faces": geometry}
-    return _extract(read_manifest(manifest), load, backbone.embed, FeatureCache(root, "video"), config,
+    config = {**backbone.config(), "faces": recipe.as_dict()}
+    return _extract(records, load, backbone.embed, FeatureCache(root, "video"), config, seconds,
                     batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
 
 
 def extract_audio_features(manifest: Path, audio_dir: Path, root: Path, backbone: AudioBackbone, *,
                            batch_size: int = 8, overwrite: bool = False) -> BatchReport:
-    """``root/audio_features/<clip_id>.npy`` = the backbone's vector for the clip's audio track."""
+    """``root/audio_features/<clip_id>.npy`` = the backbone's vector for the clip's audio track,
+    read by :func:`mmer.windows.read_windows` (the track as one window) as serving reads sound."""
     if not audio_dir.is_dir():
         raise FileNotFoundError(f"audio folder {audio_dir} does not exist (run `mmer audio` first)")
+    seconds: dict[str, float] = {}
 
     def load(record: ClipRecord) -> np.ndarray:
         path = audio_track_path(audio_dir, record.clip_id)
         if not path.is_file():
             raise FileNotFoundError(f"no audio track for {record.clip_id} in {audio_dir}")
-        wave = media.decode_audio(path, backbone.sample_rate)
-        if wave.size == 0:
+        (window,) = read_windows(path, [0.0, math.inf], boxes=None, num_frames=0, recipe=FaceRecipe(),
+                                 sample_rate=backbone.sample_rate)
+        if window.audio is None or window.audio.size == 0:
             raise media.MediaError(f"{path.name}: no audio samples")
-        return wave
+        seconds[record.clip_id] = window.audio.size / backbone.sample_rate
+        return window.audio
 
     return _extract(read_manifest(manifest), load, backbone.embed, FeatureCache(root, "audio"), backbone.config(),
-                    batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
+                    seconds, batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
 
 
 def _extract(records: Sequence[ClipRecord], load: Callable[[ClipRecord], np.ndarray],
-             embed: Callable[[list[np.ndarray]], list[np.ndarray]], cache: FeatureCache, config: dict, *,
+             embed: Callable[[list[np.ndarray]], list[np.ndarray]], cache: FeatureCache, config: dict,
+             seconds: dict[str, float], *,
              batch_size: int, overwrite: bool, expected_dim: int) -> BatchReport:
     if batch_size < 1:
         raise InvalidValue("--batch-size must be at least 1")
@@ -114,7 +161,7 @@ def _extract(records: Sequence[ClipRecord], load: Callable[[ClipRecord], np.ndar
                         raise ValueError(result)
                     if result.shape[-1] != expected_dim:
                         raise ValueError(f"backbone returned shape {result.shape}, expected last dim {expected_dim}")
-                    cache.write(record.clip_id, result, digest)
+                    cache.write(record.clip_id, result, digest, seconds=seconds.get(record.clip_id))
                     report.done.append(record.clip_id)
                 except (ValueError, OSError) as exc:
                     report.failed.append((record.clip_id, str(exc)))

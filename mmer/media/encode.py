@@ -90,7 +90,8 @@ def extract_audio(src: PathLike, dest: PathLike, *, bitrate: str | int = "320k")
 
 
 class VideoWriter:
-    """Encode RGB frames (and optionally mono audio) to a file whose suffix picks the container.
+    """Encode RGB frames (and optionally mono audio) to a file whose suffix picks the container:
+    H.264 at ``crf``, or with ``lossless`` FFV1 (for Matroska), whose frames decode bit-exact.
 
     The file appears at ``dest`` only when the writer closes without error.
     """
@@ -105,8 +106,9 @@ class VideoWriter:
         audio_rate: int | None = None,
         crf: int = 20,
         keyframe_interval: int | None = None,
+        lossless: bool = False,
     ) -> None:
-        if width % 2 or height % 2:
+        if not lossless and (width % 2 or height % 2):
             raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {width}x{height}")
         self.dest = Path(dest)
         self._fps = Fraction(fps).limit_denominator(1001)
@@ -114,10 +116,15 @@ class VideoWriter:
         tmp = self._atomic.__enter__()
         try:
             self._container = av.open(str(tmp), mode="w")
-            self._video = self._container.add_stream("libx264", rate=self._fps)
+            if lossless:
+                # FFV1 in packed RGB: decoding gives back the very bytes written (no YUV round trip).
+                self._video = self._container.add_stream("ffv1", rate=self._fps)
+                self._video.pix_fmt = "bgr0"
+            else:
+                self._video = self._container.add_stream("libx264", rate=self._fps)
+                self._video.pix_fmt = "yuv420p"
+                self._video.options = {"crf": str(crf), "preset": "veryfast"}
             self._video.width, self._video.height = width, height
-            self._video.pix_fmt = "yuv420p"
-            self._video.options = {"crf": str(crf), "preset": "veryfast"}
             if keyframe_interval:
                 self._video.options |= {"g": str(keyframe_interval), "keyint_min": str(keyframe_interval)}
             self._audio = None

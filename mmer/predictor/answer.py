@@ -1,12 +1,9 @@
 """The answer: what a prediction says (:class:`Prediction`, its HTTP body), the input errors it can
-end in, the limits it is held to, and the per-stage clock behind its ``timing_ms``."""
+end in and the limits it is held to (its clock is :class:`mmer.timing.Clock`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,41 +94,6 @@ def segment(start: float, end: float, probs: np.ndarray | None, **extra: Any) ->
     emotion = max(scores, key=scores.get)  # type: ignore[arg-type]
     return {"start": round(start, 3), "end": round(end, 3), "emotion": emotion, "confidence": scores[emotion],
             "scores": scores, **extra}
-
-
-class Clock:
-    """Milliseconds spent per stage, including time spent inside generators (decoding)."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {"decode": 0.0, "faces": 0.0, "model": 0.0}
-        self.started = time.perf_counter()
-        self._lock = threading.Lock()  # the face and voice branches run in two threads
-
-    def add(self, stage: str, ms: float) -> None:
-        with self._lock:
-            self.ms[stage] = self.ms.get(stage, 0.0) + ms
-
-    def timed(self, stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self.add(stage, (time.perf_counter() - t0) * 1000)
-
-    def iterate(self, stage: str, items: Iterator[Any]) -> Iterator[Any]:
-        while True:
-            t0 = time.perf_counter()
-            try:
-                item = next(items)
-            except StopIteration:
-                self.add(stage, (time.perf_counter() - t0) * 1000)
-                return
-            self.add(stage, (time.perf_counter() - t0) * 1000)
-            yield item
-
-    def result(self) -> dict[str, float]:
-        total = (time.perf_counter() - self.started) * 1000
-        return {**{k: round(v, 1) for k, v in self.ms.items()}, "total": round(total, 1)}
 
 
 def scores_or_none(probs: np.ndarray | None) -> dict[str, float] | None:

@@ -88,7 +88,6 @@ class Predictor(ABC):
         self.face_size = int(face_size) if face_size is not None else default["face_size"]
         self.face_margin = float(face_margin) if face_margin is not None else default["face_margin"]
         self._local = threading.local()
-        get_detector(detector, **DETECTOR_OPTIONS)  # fail at load time, not on the first request
 
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "source": self.source, "modalities": list(self.modalities),
@@ -96,10 +95,9 @@ class Predictor(ABC):
 
     def _detector(self, kind: str) -> FaceDetector:
         """This thread's detector of a kind (OpenCV cascades are not shared between threads):
-        ``frame`` and ``roi`` for the default model's fast search, ``dataset`` with `mmer faces`'
-        own settings for a checkpoint whose training crops came from it."""
+        ``frame`` and ``roi`` for the default model's fast search."""
         if not hasattr(self._local, kind):
-            options = {"frame": DETECTOR_OPTIONS, "roi": ROI_OPTIONS, "dataset": {}}[kind]
+            options = {"frame": DETECTOR_OPTIONS, "roi": ROI_OPTIONS}[kind]
             setattr(self._local, kind, get_detector(self.detector_name, **options))
         return getattr(self._local, kind)
 

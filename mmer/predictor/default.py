@@ -17,10 +17,12 @@ from mmer.budget import Budget
 from mmer.faces.crop import crop_face
 from mmer.labels import CLASSES
 from mmer.pooling import pool, temper
-from mmer.predictor.answer import Clock, InputError, Limits, Prediction, score_dict, scores_or_none, segment
+from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, scores_or_none, segment
 from mmer.predictor.base import Predictor
-from mmer.predictor.reader import background, check_coverage, check_media, reading, segment_edges
+from mmer.predictor.reader import check_coverage, check_media, reading, segment_edges
+from mmer.timing import Clock
 from mmer.voice.expert import clip_probabilities
+from mmer.windows import background
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class DefaultPredictor(Predictor):
         from mmer.voice.expert import DEFAULT_DIR, VoiceExpert
 
         super().__init__(limits=limits)
+        self._detector("frame")  # a detector that cannot load here fails now, not on the first request
         self.backbone = FerBackbone.from_default(cache_dir, device=device)
         #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
         #: without a 224-pixel intermediate that the CNN would shrink again.

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,40 +13,27 @@ import torch
 
 from mmer import media
 from mmer.budget import Budget
-from mmer.faces.base import Detection, FaceDetector
-from mmer.faces.boxes import FrameBoxes, detect_frames
-from mmer.faces.crop import BoxLookup, crop_face
-from mmer.predictor.answer import Clock, InputError, Limits, Prediction, score_dict, segment
+from mmer.checkpoint import checkpoint_modalities
+from mmer.faces import get_detector
+from mmer.faces.base import FaceDetector
+from mmer.faces.recipe import FaceRecipe
+from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, segment
 from mmer.predictor.base import Predictor
-from mmer.predictor.reader import Peekable, background, check_coverage, check_media, reading, until
+from mmer.predictor.reader import check_coverage, check_media, reading
+from mmer.timing import Clock
+from mmer.windows import LiveBoxes, Window, read_windows, window_edges
+
+#: Window length for checkpoints that do not record their training clips' length.
+DEFAULT_WINDOW_S = 3.0
 
 log = logging.getLogger(__name__)
 
 
-#: A trained checkpoint's faces are boxed as `mmer faces` boxed its training clips (same detector
-#: settings, tracking, gap filling and smoothing), detecting on enough frames for at least this many
-#: detections a second and interpolating between (`mmer faces --every n`): every frame of a 15 fps
-#: clip, every second of 25 fps, every third of 30 fps. Every frame reproduces the training crops
-#: best; this is 1.7-2.3× faster and nearly as close: on `make demo`'s 84 clips (25 fps) the served
-#: scores differ from those of their cached training features by at most 0.015 (0.012 boxing every
-#: frame), with the same top class for all. A checkpoint's ``preprocessing.face_every`` overrides it.
-FUSION_DETECTIONS_PER_S = 10
-
-
-@dataclass
-class _Window:
-    start: float
-    end: float
-
-
-class _TimedDetector:
-    """A detector whose time counts as the ``faces`` stage (the frames it sees are decoded meanwhile)."""
-
-    def __init__(self, detector: FaceDetector, clock: Clock) -> None:
-        self.detector, self.clock, self.name = detector, clock, detector.name
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        return self.clock.timed("faces", self.detector.detect, image)
+#: Environment variable: serve a checkpoint even though the installed backbone computes features
+#: with other settings than the ones it was trained on (its scores will be off).
+ALLOW_MISMATCH_ENV = "MMER_ALLOW_BACKBONE_MISMATCH"
+#: Backbone settings that say where its weights are on one machine, not what they compute.
+_LOCATION_KEYS = ("source",)
 
 
 class FusionPredictor(Predictor):
@@ -57,8 +43,8 @@ class FusionPredictor(Predictor):
     modalities = ("video", "audio")
 
     def __init__(self, checkpoint_dir: str | Path, *, device: str = "auto", limits: Limits = Limits(),
-                 window_s: float | None = None) -> None:
-        from mmer.checkpoint import CheckpointError, checkpoint_modalities, load_checkpoint
+                 window_s: float | None = None, allow_mismatch: bool | None = None) -> None:
+        from mmer.checkpoint import load_checkpoint
         from mmer.features.hub import select_device
         from mmer.features.registry import load_audio_backbone, load_video_backbone
 
@@ -66,7 +52,11 @@ class FusionPredictor(Predictor):
         self.checkpoint = load_checkpoint(checkpoint_dir, self.device)
         config = self.checkpoint.config
         prep = config.get("preprocessing", {})
-        super().__init__(limits=limits, face_size=prep.get("face_size"), face_margin=prep.get("face_margin"))
+        #: The face record of the training features: serving boxes and crops as they were made.
+        #: Checkpoints from before the record was kept give the defaults they were made with.
+        self.recipe = FaceRecipe.from_dict({**prep, **(prep.get("faces") or {})})
+        super().__init__(limits=limits, detector=self.recipe.detector, face_size=self.recipe.face_size,
+                         face_margin=self.recipe.face_margin)
         #: A single-modality checkpoint (``mmer train`` on audio-only or video-only features) has no
         #: backbone for the other modality and never reads it.
         self.modalities = checkpoint_modalities(config)
@@ -75,30 +65,40 @@ class FusionPredictor(Predictor):
             video_id["backbone"], _source(video_id), device=str(self.device), num_frames=prep.get("num_frames"))
         self.audio_backbone = None if audio_id is None else load_audio_backbone(
             audio_id["backbone"], _source(audio_id), device=str(self.device))
+        if allow_mismatch is None:
+            allow_mismatch = os.environ.get(ALLOW_MISMATCH_ENV, "").strip().lower() in ("1", "true", "yes")
         for backbone, identity in ((self.video_backbone, video_id), (self.audio_backbone, audio_id)):
-            if backbone is not None and backbone.dim != identity.get("dim"):
-                raise CheckpointError(f"{backbone.name} gives {backbone.dim}-d features; the checkpoint expects "
-                                      f"{identity.get('dim')}")
+            if backbone is not None:
+                check_backbone(backbone, identity, allow_mismatch=allow_mismatch)
         self.num_frames = self.video_backbone.num_frames if self.video_backbone is not None else 0
-        self.face_every: int | None = int(prep["face_every"]) if "face_every" in prep else None
+        if "video" in self.modalities:
+            self._local_detector()  # a detector that cannot load here fails now, not on the first request
         self.sample_rate = (self.audio_backbone.sample_rate if self.audio_backbone is not None
                             else media.AUDIO_SAMPLE_RATE)
-        #: A window is one training clip's length (RAVDESS ≈ 3.5 s, CREMA-D ≈ 2.5 s).
-        self.window_s = float(window_s or config.get("preprocessing", {}).get("window_s", 3.0))
+        #: A window is one training clip's length (RAVDESS ≈ 3.5 s, CREMA-D ≈ 2.5 s): the median the
+        #: trainer recorded, 3 s for checkpoints that predate it.
+        self.window_s = float(window_s or prep.get("window_s", DEFAULT_WINDOW_S))
         self.name = f"mmer-fusion:{config.get('training', {}).get('run_id', Path(checkpoint_dir).name)}"
         #: The checkpoint's folder name, never its path on the server's disk (answers carry it).
         self.source = self.checkpoint.path.name
         self.temperature = self.checkpoint.temperature
         self.calibrated = "calibration" in config
 
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "preprocessing": {"faces": self.recipe.as_dict(), "num_frames": self.num_frames,
+                                                    "window_s": self.window_s, "sample_rate": self.sample_rate}}
+
+    def _local_detector(self) -> FaceDetector:
+        """This thread's detector, built from the record (OpenCV cascades are not shared between threads)."""
+        if not hasattr(self._local, "recorded"):
+            options = dict(self.recipe.detector_options)
+            if self.recipe.detector == "yolo":
+                options["device"] = str(self.device)
+            self._local.recorded = get_detector(self.recipe.detector, **options)
+        return self._local.recorded
+
     def window_edges(self, duration: float) -> list[float]:
-        """One window for a clip up to 1.5 windows long; otherwise windows of ``window_s``, the
-        remainder joined to the last one."""
-        if duration <= 1.5 * self.window_s:
-            return [0.0, duration]
-        count = max(1, round(duration / self.window_s))
-        edges = [i * self.window_s for i in range(count)] + [duration]
-        return edges
+        return window_edges(duration, self.window_s)
 
     def predict(self, path: Path, *, sample_frames: int = 32, budget: Budget | None = None) -> Prediction:
         clock = Clock()
@@ -109,51 +109,18 @@ class FusionPredictor(Predictor):
         info, duration = check_media(path, self.limits, need_video=not reads_audio, budget=budget)
         if not reads_video and not info.has_audio:
             raise InputError("no_signal", "this model reads the voice only and the file has no sound")
-        edges = self.window_edges(duration)
-        windows = [_Window(a, b) for a, b in zip(edges, edges[1:], strict=False)]
-        audio_iter: Iterator[np.ndarray] | None = None
-        audio_note = "no audio stream" if reads_audio else "not used by this model"
         reads_video = reads_video and info.has_video
-        if info.has_audio and reads_audio:
-            # The last window's sound runs to the end of the audio track, as `mmer audio` keeps the whole
-            # track for training: cutting it at the video's end changes length-dependent audio features.
-            audio_edges = [*edges[:-1], math.inf]
-            audio_iter = clock.iterate("decode", media.iter_audio_segments(
-                path, audio_edges, self.sample_rate, limits=self.limits.decoding(), budget=budget))
-        # Every frame is decoded and boxed exactly as `mmer faces` boxed the training clips (same
-        # detector settings, tracking and smoothing, per window); only the sampled frames are kept.
-        frames = Peekable(clock.iterate("decode", background(media.iter_frames(
-            path, limits=self.limits.decoding(), budget=budget)))) if reads_video else None
-        detector = _TimedDetector(self._detector("dataset"), clock) if reads_video else None
-        every = self.face_every or max(1, int(float(info.fps or 0) // FUSION_DETECTIONS_PER_S))
+        audio_note = "no audio stream" if reads_audio else "not used by this model"
         last_frame = 0.0
-        results: list[tuple[_Window, np.ndarray | None, bool, bool]] = []
-        with reading("video"):
-            for index, window in enumerate(windows):
-                final = index == len(windows) - 1
-                video = None
-                if frames is not None:
-                    targets = media.sample_times(window.end - window.start, self.num_frames, window.start)
-                    picked: list[media.Frame | None] = [None] * len(targets)
-                    found = detect_frames(media.keep_on_screen(until(frames, None if final else window.end),
-                                                               targets, picked), detector, every=every)
-                    if found.times:
-                        last_frame = max(last_frame, found.times[-1])
-                    video = clock.timed("faces", self._face_crops, picked, found)
-                audio = None
-                if audio_iter is not None:
-                    try:
-                        audio = next(audio_iter)
-                    except media.NoAudioStream:
-                        audio_iter, audio_note = None, "no audio stream"
-                    if audio is not None and audio.size < self.sample_rate * 0.1:
-                        audio, audio_note = None, "no audio samples in this part"
-                budget.check()
-                probs = self._answer(clock, video, audio)
-                results.append((window, probs, video is not None, audio is not None))
-                log.debug("window %d [%.1f, %.1f): video %s audio %s", index, window.start, window.end,
-                          video is not None, audio is not None)
-        if frames is not None:
+        results: list[tuple[Window, np.ndarray | None, bool, bool]] = []
+        for window, v, a in self._embedded(path, info, self.window_edges(duration), clock, budget):
+            if window.last_frame is not None:
+                last_frame = max(last_frame, window.last_frame)
+            if window.audio is not None and a is None:
+                audio_note = "no audio samples in this part"
+            probs = self._answer(clock, v, a)
+            results.append((window, probs, v is not None, a is not None))
+        if reads_video:
             check_coverage(duration, last_frame)
         answered = [(w, p) for w, p, _, _ in results if p is not None]
         if not answered:
@@ -176,35 +143,78 @@ class FusionPredictor(Predictor):
         timeline = [segment(w.start, w.end, p, video=v, audio=a) for w, p, v, a in results]
         return Prediction(scores=score_dict(overall), modalities=modalities, timeline=timeline, model=self.info(),
                           duration_s=round(duration, 3), timing_ms=clock.result(), sample_frames=self.num_frames,
-                          frames_analysed=self.num_frames * len(windows) if reads_video else 0)
+                          frames_analysed=self.num_frames * len(results) if reads_video else 0)
 
-    def _face_crops(self, picked: Sequence[media.Frame | None], found: FrameBoxes) -> np.ndarray | None:
-        """Crops of the main face in the sampled frames; a frame without a box borrows the nearest
-        frame's (as `mmer crop` does); None when no frame of the window has a face."""
-        lookup = BoxLookup(found.entries())
-        frames = [f for f in picked if f is not None]
-        if not len(lookup) or not frames:
-            return None
-        return np.stack([crop_face(f.image, lookup(f.index), self.face_size, self.face_margin) for f in frames])
+    def features(self, path: Path, *, budget: Budget | None = None) -> list[tuple[Window, np.ndarray | None,
+                                                                               np.ndarray | None]]:
+        """Each window of the clip with the video and audio features the fusion model reads for it
+        (None: no face, no sound): the features `mmer extract-video` / `extract-audio` cache for a
+        training clip of one window. For parity checks between serving and training."""
+        path = Path(path)
+        info, duration = check_media(path, self.limits, need_video="audio" not in self.modalities, budget=budget)
+        return list(self._embedded(path, info, self.window_edges(duration), Clock(), budget or Budget()))
+
+    def _embedded(self, path: Path, info: media.MediaInfo, edges: list[float], clock: Clock,
+                  budget: Budget) -> Iterator[tuple[Window, np.ndarray | None, np.ndarray | None]]:
+        reads_video = "video" in self.modalities and info.has_video
+        reads_audio = "audio" in self.modalities and info.has_audio
+        boxes = LiveBoxes(self._local_detector(), self.recipe, clock) if reads_video else None
+        windows = read_windows(path, edges, boxes=boxes, num_frames=self.num_frames, recipe=self.recipe,
+                               sample_rate=self.sample_rate if reads_audio else None,
+                               limits=self.limits.decoding(), budget=budget, clock=clock)
+        with reading("video"):
+            for index, window in enumerate(windows):
+                v = a = None
+                if window.faces is not None and self.video_backbone is not None:
+                    (v,) = clock.timed("model", self.video_backbone.embed, [window.faces])
+                if window.audio is not None and self.audio_backbone is not None \
+                        and window.audio.size >= self.sample_rate * 0.1:
+                    (a,) = clock.timed("model", self.audio_backbone.embed, [window.audio])
+                log.debug("window %d [%.1f, %.1f): video %s audio %s", index, window.start, window.end,
+                          v is not None, a is not None)
+                yield window, v, a
 
     def _answer(self, clock: Clock, video: np.ndarray | None, audio: np.ndarray | None) -> np.ndarray | None:
+        """The calibrated six-class answer from one window's features (either may be missing)."""
         if video is None and audio is None:
             return None
         dims = self.checkpoint.model.config
-        if video is not None and self.video_backbone is not None:
-            (v,) = clock.timed("model", self.video_backbone.embed, [video])
-            v = torch.from_numpy(np.asarray(v, np.float32))[None]
-        else:
-            v = torch.zeros(1, 1, dims.video_dim)
-        if audio is not None and self.audio_backbone is not None:
-            (a,) = clock.timed("model", self.audio_backbone.embed, [audio])
-            a = torch.from_numpy(np.asarray(a, np.float32)).reshape(1, -1, dims.audio_dim)
-        else:
-            a = torch.zeros(1, 1, dims.audio_dim)
+        v = (torch.from_numpy(np.asarray(video, np.float32))[None] if video is not None
+             else torch.zeros(1, 1, dims.video_dim))
+        a = (torch.from_numpy(np.asarray(audio, np.float32)).reshape(1, -1, dims.audio_dim) if audio is not None
+             else torch.zeros(1, 1, dims.audio_dim))
         lengths = (torch.tensor([v.shape[1] if video is not None else 0]),
                    torch.tensor([a.shape[1] if audio is not None else 0]))
         probs = clock.timed("model", self.checkpoint.probabilities, v.to(self.device), a.to(self.device), *lengths)
         return probs[0].cpu().numpy()
+
+
+def check_backbone(backbone: Any, identity: dict[str, Any], *, allow_mismatch: bool = False) -> None:
+    """Refuse a backbone whose installed code computes features with other settings (preprocessing,
+    input size, revision, dtype, …) than the checkpoint's features were extracted with: the fusion
+    model would read features unlike any it was trained on. ``allow_mismatch`` serves it with a
+    loud warning instead. Where the weights lie on disk is not compared."""
+    from mmer.checkpoint import CheckpointError
+
+    if backbone.dim != identity.get("dim"):
+        raise CheckpointError(f"{backbone.name} gives {backbone.dim}-d features; the checkpoint expects "
+                              f"{identity.get('dim')}")
+    recorded = {k: v for k, v in (identity.get("config") or {}).items() if k not in ("faces", *_LOCATION_KEYS)}
+    if not recorded:
+        log.warning("the checkpoint does not record %s's settings (written by an older mmer); they are not checked",
+                    backbone.name)
+        return
+    installed = {k: v for k, v in backbone.config().items() if k not in _LOCATION_KEYS}
+    differ = sorted(k for k in set(recorded) | set(installed) if recorded.get(k) != installed.get(k))
+    if not differ:
+        return
+    detail = "; ".join(f"{k}: trained with {recorded.get(k)!r}, installed {installed.get(k)!r}" for k in differ)
+    message = (f"the checkpoint's {backbone.name} features were computed with other settings than the installed "
+               f"mmer computes ({detail})")
+    if not allow_mismatch:
+        raise CheckpointError(f"{message}: re-extract the features and retrain, or install the mmer it was trained "
+                              f"with (set {ALLOW_MISMATCH_ENV}=1 to serve it anyway, with scores that will be off)")
+    log.warning("%s; serving it anyway because %s is set: its scores will be off", message, ALLOW_MISMATCH_ENV)
 
 
 def _source(identity: dict[str, Any]) -> str | None:

@@ -1,15 +1,13 @@
 """Reading an upload before any model sees it: what container its bytes announce, whether its
-headers and first frame pass the limits, media errors as the user's input errors, and the
-decode-ahead thread both predictors read frames through."""
+headers and first frame pass the limits, and media errors as the user's input errors (the clip
+itself is read by :mod:`mmer.windows`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,8 +18,6 @@ from mmer.predictor.answer import InputError, Limits
 log = logging.getLogger(__name__)
 
 
-#: Decoded frames allowed to wait for face detection (decoding runs ahead in its own thread).
-PREFETCH = 8
 #: What :func:`sniff_media` calls audio-only containers ("audio": another format FFmpeg found holding only sound).
 AUDIO_ONLY_CONTAINERS = frozenset({"wav", "mp3", "flac", "audio"})
 #: QuickTime files may open with any of these atoms before (or instead of) ``ftyp``.
@@ -138,70 +134,3 @@ def segment_edges(duration: float, length: float) -> list[float]:
     if len(edges) > 2 and duration - edges[-2] < length / 2:
         del edges[-2]
     return edges
-
-
-def background(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
-    """Run ``items`` in a thread, ``depth`` ahead of the consumer: decoding (PyAV) and face detection
-    (OpenCV) both release the GIL, so they overlap. Errors are re-raised in the consumer; an early
-    exit stops the producer."""
-    import queue
-
-    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            buffer.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="mmer-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = buffer.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join(timeout=5)
-
-
-def until(frames: Peekable, end: float | None) -> Iterator[media.Frame]:
-    """The frames before ``end`` seconds (all that are left for None); the first one after stays."""
-    while (frame := frames.peek()) is not None and (end is None or frame.time < end - 1e-6):
-        yield frames.take()
-
-
-class Peekable:
-    """An iterator whose next item can be looked at without taking it."""
-
-    _END = object()
-
-    def __init__(self, items: Iterator[Any]) -> None:
-        self._items = items
-        self._next: Any = None
-        self._has_next = False
-
-    def peek(self) -> Any:
-        if not self._has_next:
-            self._next = next(self._items, self._END)
-            self._has_next = True
-        return None if self._next is self._END else self._next
-
-    def take(self) -> Any:
-        item = self.peek()
-        self._has_next = False
-        return item

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +30,8 @@ from tqdm import tqdm
 from mmer import __version__
 from mmer.checkpoint import save_checkpoint
 from mmer.datasets import DatasetError, read_manifest
-from mmer.faces.crop import crop_settings
+from mmer.faces.recipe import FaceRecipe
+from mmer.features.cache import FeatureCache
 from mmer.features.hub import select_device
 from mmer.fsutil import atomic_path, write_json_atomic
 from mmer.labels import CLASSES
@@ -226,7 +227,9 @@ def fit_split(config: TrainConfig, features: FeatureSet, split: ActorSplit, meta
                    "temperature": temperature,
                    "clips": {"train": len(train_set), "val": len(val_set), "test": len(test_set)}})
 
-    save_checkpoint(out_dir / "model", model, _checkpoint_metadata(config, split, metas, result, temperature))
+    window_s = _window_seconds(Path(config.features), train_set.clip_ids, metas)
+    save_checkpoint(out_dir / "model", model, _checkpoint_metadata(config, split, metas, result, temperature,
+                                                                    window_s))
     _write_history(out_dir / HISTORY_FILE, state.history)
     plot_curves(state.history, out_dir / "curves.png")
     plot_confusion(result[report_name]["confusion"], out_dir / "confusion.png",
@@ -367,28 +370,42 @@ def _headline(result: dict[str, Any] | None) -> dict[str, float] | None:
     return None if result is None else {k: result[k] for k in ("war", "uar", "macro_f1")}
 
 
-def _preprocessing(identity: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
-    """What serving must redo as extraction did: frames and face crops for video, the rate for audio.
-    A modality the model does not use contributes no keys (there is nothing of it to reproduce)."""
+def _preprocessing(identity: dict[str, dict[str, Any] | None], window_s: float | None) -> dict[str, Any]:
+    """What serving must redo as extraction did: the face record (detector and its options, stride,
+    tracking, crop geometry) and frames for video, the rate for audio, and the window length (the
+    training clips' median). A modality the model does not use contributes no keys."""
     video, audio = identity["video"], identity["audio"]
     video_cfg = (video or {}).get("config") or {}
     prep: dict[str, Any] = {}
     if video is not None:
-        prep["num_frames"] = video_cfg.get("num_frames")
+        faces = FaceRecipe.from_dict(video_cfg.get("faces") or {})
+        prep.update(num_frames=video_cfg.get("num_frames"), faces=faces.as_dict(), face_size=faces.face_size,
+                    face_margin=faces.face_margin)
     if audio is not None:
         prep["sample_rate"] = (audio.get("config") or {}).get("sample_rate")
-    if video is not None:
-        prep.update(video_cfg.get("faces", crop_settings()))
+    if window_s is not None:
+        prep["window_s"] = round(window_s, 3)
     return prep
 
 
+def _window_seconds(root: Path, clip_ids: Sequence[str], metas: dict[str, dict[str, Any] | None]) -> float | None:
+    """The median length of the training clips, as the feature caches recorded it (None for
+    caches written before lengths were recorded)."""
+    wanted = set(clip_ids)
+    lengths: dict[str, float] = {}
+    for modality, meta in metas.items():
+        if meta is not None:
+            lengths.update({c: s for c, s in FeatureCache(root, modality).seconds().items() if c in wanted})
+    return float(np.median(list(lengths.values()))) if lengths else None
+
+
 def _checkpoint_metadata(config: TrainConfig, split: ActorSplit, metas: dict[str, dict[str, Any] | None],
-                         result: dict[str, Any], temperature: float) -> dict[str, Any]:
+                         result: dict[str, Any], temperature: float, window_s: float | None) -> dict[str, Any]:
     identity = _identity(metas)
     report = result["test"] or result["val"]
     return {
         "backbones": identity,
-        "preprocessing": _preprocessing(identity),
+        "preprocessing": _preprocessing(identity, window_s),
         "calibration": {"temperature": temperature, "fitted_on": "val", **{
             k: report["calibration"][k] for k in ("ece_before", "ece_after")}},
         "metrics": {"val": _headline(result["val"]), "test": _headline(result["test"])},

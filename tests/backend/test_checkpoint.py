@@ -32,9 +32,8 @@ def trained_run(sample_ravdess: Path, sample_cremad: Path, fer_cache: Path,
         manifest = work / "manifest.csv"
         assert run("merge-manifests", work / "ravdess.csv", work / "cremad.csv", "-o", manifest) == 0
         assert run("faces", manifest, "-o", work / "boxes") == 0
-        assert run("crop", manifest, "--bboxes", work / "boxes", "-o", work / "faces", "--size", 96) == 0
         assert run("audio", manifest, "-o", work / "audio") == 0
-        assert run("extract-video", manifest, "--faces", work / "faces", "-o", work / "features",
+        assert run("extract-video", manifest, "--bboxes", work / "boxes", "--face-size", 96, "-o", work / "features",
                    "--backbone", "fer", "--sample-frames", 8, "--device", "cpu") == 0
         assert run("extract-audio", manifest, "--audio", work / "audio", "-o", work / "features",
                    "--backbone", "logmel") == 0

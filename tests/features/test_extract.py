@@ -18,68 +18,88 @@ def features_root(tmp_path: Path) -> Path:
     return tmp_path / "features"
 
 
-def test_video_features_are_the_backbones_output_on_sampled_face_frames(prepared_ravdess: dict[str, Path],
-                                                                        features_root: Path) -> None:
+def test_video_features_are_the_backbones_output_on_the_crops_mmer_crop_writes(prepared_ravdess: dict[str, Path],
+                                                                              features_root: Path) -> None:
+    """Features come from the clips and their boxes; `mmer crop`'s lossless clips hold the very same pixels."""
     from mmer import media
 
     backbone = MeanColour(num_frames=4)
-    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root, backbone,
-                                    batch_size=5)
+    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["boxes"], features_root, backbone,
+                                    face_size=64, batch_size=5)
 
     assert report.ok and len(report.done) == 18
     assert backbone.calls == [5, 5, 5, 3]
     cache = FeatureCache(features_root, "video")
-    clip_id = report.done[0]
-    stored = cache.read(clip_id)
-    assert stored.dtype == np.float16 and stored.shape == (4, 3)
-    frames = media.sample_frames(prepared_ravdess["faces"] / f"{clip_id}.mp4", 4).frames
-    np.testing.assert_allclose(stored, frames.reshape(4, -1, 3).mean(1) / 255.0, atol=1e-3)
+    for clip_id in report.done[:3]:
+        stored = cache.read(clip_id)
+        assert stored.dtype == np.float16 and stored.shape == (4, 3)
+        frames = media.sample_frames(prepared_ravdess["faces"] / f"{clip_id}.mkv", 4).frames
+        np.testing.assert_allclose(stored, frames.reshape(4, -1, 3).mean(1) / 255.0, atol=1e-3)
     meta = json.loads((features_root / "video_features" / "features.json").read_text())
     assert meta["backbone"] == "meancolour" and meta["dim"] == 3 and meta["config"]["num_frames"] == 4
+    faces = meta["config"]["faces"]
+    assert faces["detector"] == "opencv" and faces["every"] == 1 and faces["face_size"] == 64
+    assert {"max_gap", "smooth_window", "face_margin", "detector_options"} <= set(faces)
     assert json.loads((features_root / "features.json").read_text())["video"]["config_hash"] == meta["config_hash"]
+    assert set(cache.seconds()) == set(report.done) and all(1.0 < s < 3.0 for s in cache.seconds().values())
 
 
 def test_rerun_resumes_and_a_settings_change_reextracts(prepared_ravdess: dict[str, Path],
                                                         features_root: Path) -> None:
-    args = (prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root)
-    extract_video_features(*args, MeanColour(num_frames=4))
+    args = (prepared_ravdess["manifest"], prepared_ravdess["boxes"], features_root)
+    extract_video_features(*args, MeanColour(num_frames=4), face_size=32)
 
-    again = extract_video_features(*args, MeanColour(num_frames=4))
+    again = extract_video_features(*args, MeanColour(num_frames=4), face_size=32)
     assert again.done == [] and len(again.already_done) == 18
 
-    changed = extract_video_features(*args, MeanColour(num_frames=6))
+    changed = extract_video_features(*args, MeanColour(num_frames=6), face_size=32)
     assert len(changed.done) == 18
     assert FeatureCache(features_root, "video").read(changed.done[0]).shape == (6, 3)
+    regeometry = extract_video_features(*args, MeanColour(num_frames=6), face_size=32, face_margin=0.5)
+    assert len(regeometry.done) == 18
 
 
-def test_a_missing_or_broken_clip_fails_alone(prepared_ravdess: dict[str, Path], tmp_path: Path,
-                                              features_root: Path) -> None:
-    faces = tmp_path / "faces"
-    shutil.copytree(prepared_ravdess["faces"], faces)
-    clips = sorted(faces.glob("*.mp4"))
-    clips[0].unlink()
-    clips[1].write_bytes(b"\x00" * 100)
+def test_a_missing_or_broken_box_file_fails_alone(prepared_ravdess: dict[str, Path], tmp_path: Path,
+                                                  features_root: Path) -> None:
+    boxes = tmp_path / "boxes"
+    shutil.copytree(prepared_ravdess["boxes"], boxes)
+    files = sorted(boxes.glob("*.json"))
+    files[0].unlink()
+    files[1].write_bytes(b"\x00" * 100)
 
-    report = extract_video_features(prepared_ravdess["manifest"], faces, features_root, MeanColour(), batch_size=4)
+    report = extract_video_features(prepared_ravdess["manifest"], boxes, features_root, MeanColour(), face_size=32,
+                                    batch_size=4)
 
     failed = dict(report.failed)
-    assert set(failed) == {clips[0].stem, clips[1].stem}
-    assert "no face clip" in failed[clips[0].stem]
+    assert set(failed) == {files[0].stem, files[1].stem}
+    assert "no face boxes" in failed[files[0].stem]
     assert len(report.done) == 16
     assert (features_root / "video_features" / "failures.csv").is_file()
+
+
+def test_box_files_made_two_ways_are_refused(prepared_ravdess: dict[str, Path], tmp_path: Path,
+                                             features_root: Path) -> None:
+    boxes = tmp_path / "boxes"
+    shutil.copytree(prepared_ravdess["boxes"], boxes)
+    first = sorted(boxes.glob("*.json"))[0]
+    data = json.loads(first.read_text())
+    first.write_text(json.dumps({**data, "every": 3}))
+
+    with pytest.raises(ValueError, match="2 different ways.*mmer faces --overwrite"):
+        extract_video_features(prepared_ravdess["manifest"], boxes, features_root, MeanColour())
 
 
 def test_a_batch_the_model_rejects_is_retried_clip_by_clip(prepared_ravdess: dict[str, Path],
                                                            features_root: Path) -> None:
     from mmer import media
 
-    brightness = {p.stem: media.sample_frames(p, 4).frames.mean() for p in prepared_ravdess["faces"].glob("*.mp4")}
+    brightness = {p.stem: media.sample_frames(p, 4).frames.mean() for p in prepared_ravdess["faces"].glob("*.mkv")}
     darkest = sorted(brightness, key=brightness.get)[:2]
     threshold = (brightness[darkest[1]] + sorted(brightness.values())[2]) / 2
     backbone = MeanColour(fail_below=threshold)
 
-    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["faces"], features_root, backbone,
-                                    batch_size=6)
+    report = extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["boxes"], features_root, backbone,
+                                    face_size=64, batch_size=6)
 
     assert sorted(report.failed) == sorted((cid, "too dark") for cid in darkest)
     assert len(report.done) == 16
@@ -94,7 +114,7 @@ def test_audio_features_with_the_offline_backbone(prepared_ravdess: dict[str, Pa
 
 
 def test_missing_input_folders_are_user_errors(prepared_ravdess: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="mmer crop"):
+    with pytest.raises(FileNotFoundError, match="mmer faces"):
         extract_video_features(prepared_ravdess["manifest"], tmp_path / "nope", tmp_path, MeanColour())
     with pytest.raises(FileNotFoundError, match="mmer audio"):
         extract_audio_features(prepared_ravdess["manifest"], tmp_path / "nope", tmp_path, LogMelStatsBackbone())

@@ -16,7 +16,7 @@ from tests.helpers import MeanColour
 @pytest.fixture
 def cache_root(prepared_ravdess: dict[str, Path], tmp_path: Path) -> Path:
     root = tmp_path / "features"
-    extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["faces"], root, MeanColour())
+    extract_video_features(prepared_ravdess["manifest"], prepared_ravdess["boxes"], root, MeanColour(), face_size=32)
     extract_audio_features(prepared_ravdess["manifest"], prepared_ravdess["audio"], root, LogMelStatsBackbone())
     return root
 

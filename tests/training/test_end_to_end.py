@@ -30,9 +30,9 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     manifest = work / "manifest.csv"
     assert run("merge-manifests", work / "ravdess.csv", work / "cremad.csv", "-o", manifest) == 0
     assert run("faces", manifest, "-o", work / "boxes") == 0
-    assert run("crop", manifest, "--bboxes", work / "boxes", "-o", work / "faces", "--size", 96) == 0
     assert run("audio", manifest, "-o", work / "audio") == 0
-    assert run("extract-video", manifest, "--faces", work / "faces", "-o", work / "features", "--backbone", "fer",
+    assert run("extract-video", manifest, "--bboxes", work / "boxes", "--face-size", 96, "-o", work / "features",
+               "--backbone", "fer",
                "--sample-frames", 8, "--device", "cpu") == 0
     assert run("extract-audio", manifest, "--audio", work / "audio", "-o", work / "features",
                "--backbone", "logmel") == 0
@@ -47,8 +47,11 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     checkpoint = json.loads((run_dir / "model" / "config.json").read_text())
     assert checkpoint["backbones"]["video"]["backbone"] == "fer"
     assert checkpoint["backbones"]["audio"]["backbone"] == "logmel"
-    assert checkpoint["preprocessing"] == {"num_frames": 8, "sample_rate": 16_000, "face_size": 96,
-                                           "face_margin": 0.25}
+    prep = checkpoint["preprocessing"]
+    assert (prep["num_frames"], prep["sample_rate"], prep["face_size"], prep["face_margin"]) == (8, 16_000, 96, 0.25)
+    assert prep["faces"] == {"detector": "opencv", "detector_options": {}, "every": 1, "max_gap": 12,
+                             "smooth_window": 5, "face_size": 96, "face_margin": 0.25}
+    assert 1.0 < prep["window_s"] < 3.0  # the training clips' median length
 
     assert run("evaluate", run_dir, "--features", work / "features", "--manifest", manifest, "--split", "test") == 0
     evaluation = json.loads((run_dir / "evaluation" / "manifest-test" / "metrics.json").read_text())
@@ -64,7 +67,7 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     assert sum(answer["scores"].values()) == pytest.approx(1, abs=1e-4)
 
     # No train/serve skew: served from the raw video, every RAVDESS clip gets the scores its cached
-    # training features give (up to the face-crop clip's re-encoding and the float16 cache).
+    # training features give (up to the float16 cache): the same reader, boxes and pixels.
     predictor = load_predictor(run_dir)
     checkpoint = predictor.checkpoint
     rows = [r for r in read_manifest(manifest) if r.dataset == "ravdess"]
@@ -77,4 +80,4 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
         cached = checkpoint.probabilities(video, audio, torch.tensor([video.shape[1]]), torch.tensor([1]))[0]
         served = predictor.predict(row.resolved_path).scores
         gaps.append(max(abs(served[c] - float(p)) for c, p in zip(CLASSES, cached, strict=True)))
-    assert max(gaps) < 0.05, gaps
+    assert max(gaps) < 0.01, gaps

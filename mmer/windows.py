@@ -1,0 +1,235 @@
+"""The one reader: a clip, cut into windows, becomes what a trained model eats.
+
+For each window (``[start, end)`` seconds of the clip) it gives the face crops of ``num_frames``
+evenly spaced instants and the window's sound at the backbone's rate, with their times. Feature
+extraction (`mmer extract-video`, `mmer extract-audio`: one window, the whole clip), `mmer
+predict` and the service (windows of the training clips' length) all call :func:`read_windows`,
+so a checkpoint is served the very pixels and samples its features were computed from.
+
+The faces are boxed by a :class:`BoxSource`: :class:`LiveBoxes` runs the recorded detector,
+tracking, gap filling and smoothing over every frame of the window (serving), and
+:class:`RecordedBoxes` takes them from the box file `mmer faces` wrote with those same functions
+(training, where detection is the slow step and is kept on disk). Either way the crops are cut from
+the decoded frames themselves, never from a re-encoded copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from mmer import media
+from mmer.budget import Budget
+from mmer.faces.base import Detection, FaceDetector
+from mmer.faces.boxes import FrameBoxes, detect_frames
+from mmer.faces.crop import BoxLookup, crop_face
+from mmer.faces.recipe import FaceRecipe
+from mmer.timing import Clock
+
+log = logging.getLogger(__name__)
+
+#: Decoded frames allowed to wait for face detection (decoding runs ahead in its own thread).
+PREFETCH = 8
+
+
+class BoxSource(Protocol):
+    """Boxes the main face over the frames of one window."""
+
+    def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
+        """Consume ``frames`` (every decoded frame of the window, in order) → their main-face boxes."""
+
+
+class LiveBoxes:
+    """Detection as `mmer faces` does it (:func:`mmer.faces.boxes.detect_frames`), per window."""
+
+    def __init__(self, detector: FaceDetector, recipe: FaceRecipe, clock: Clock | None = None) -> None:
+        self.detector, self.recipe, self.clock = detector, recipe, clock
+
+    def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
+        return detect_frames(frames, _Timed(self.detector, self.clock), every=self.recipe.every,
+                             max_gap=self.recipe.max_gap, smooth_window=self.recipe.smooth_window)
+
+
+class RecordedBoxes:
+    """The boxes of a box file, for the frames they were found in (scaled if the decoded frames'
+    size differs from the file's)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.lookup = BoxLookup(data["frames"])
+
+    def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
+        indices, times, size = [], [], None
+        for frame in frames:
+            size = size or (frame.image.shape[1], frame.image.shape[0])
+            indices.append(frame.index)
+            times.append(frame.time)
+        if size is None or not len(self.lookup):
+            return FrameBoxes(indices, times, size, [None] * len(indices), [False] * len(indices))
+        sx, sy = size[0] / self.data["width"], size[1] / self.data["height"]
+        if (sx, sy) != (1.0, 1.0):
+            log.warning("%s: box file is for %dx%d frames, the video has %dx%d; scaling the boxes",
+                        self.data.get("clip_id", "clip"), self.data["width"], self.data["height"], *size)
+        boxes = []
+        for index in indices:
+            x1, y1, x2, y2 = self.lookup(index)
+            boxes.append(Detection(x1 * sx, y1 * sy, x2 * sx, y2 * sy, 1.0))
+        return FrameBoxes(indices, times, size, boxes, [False] * len(indices))
+
+
+@dataclass
+class Window:
+    """One window's model inputs. ``faces`` is (num_frames, size, size, 3) uint8 RGB, None when no
+    frame of the window has a face (or video is not read); ``audio`` is mono float32, None when
+    sound is not read or the clip has none."""
+
+    start: float
+    end: float
+    faces: np.ndarray | None = None
+    face_times: list[float] = field(default_factory=list)
+    audio: np.ndarray | None = None
+    #: The last decoded frame's time (a truncated file shows here), None without video.
+    last_frame: float | None = None
+
+
+def window_edges(duration: float, window_s: float | None) -> list[float]:
+    """One window for a clip up to 1.5 windows long (or without a window length); otherwise windows
+    of ``window_s``, the remainder joined to the last one."""
+    if window_s is None or duration <= 1.5 * window_s:
+        return [0.0, duration]
+    count = max(1, round(duration / window_s))
+    return [i * window_s for i in range(count)] + [duration]
+
+
+def read_windows(path: media.PathLike, edges: Sequence[float], *, boxes: BoxSource | None, num_frames: int,
+                 recipe: FaceRecipe, sample_rate: int | None, limits: media.DecodeLimits | None = None,
+                 budget: Budget | None = None, clock: Clock | None = None) -> Iterator[Window]:
+    """The windows ``[edges[i], edges[i+1])`` of the clip at ``path``, one at a time, as decoding
+    reaches them.
+
+    Video (when ``boxes`` is given): every frame is decoded and boxed, and for each window the
+    frames on screen at :func:`mmer.media.sample_times` of the window are cropped with the
+    recipe's geometry; frames without a box borrow the nearest frame's. The last window takes all
+    frames that are left. Sound (when ``sample_rate`` is given): the window's samples on the
+    video's clock; the last window's runs to the end of the track (as a whole training clip's
+    does). Raises :class:`mmer.media.NoAudioStream` only through ``Window.audio`` being None.
+    """
+    clock = clock or Clock()
+    budget = budget or Budget()
+    sounds: Iterator[np.ndarray] | None = None
+    if sample_rate is not None:
+        sounds = clock.iterate("decode", media.iter_audio_segments(
+            path, [*edges[:-1], math.inf], sample_rate, limits=limits, budget=budget))
+    frames = Peekable(clock.iterate("decode", background(media.iter_frames(
+        path, limits=limits, budget=budget)))) if boxes is not None else None
+    count = len(edges) - 1
+    for index, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
+        window = Window(start, end)
+        if frames is not None and boxes is not None:
+            targets = media.sample_times(end - start, num_frames, start)
+            picked: list[media.Frame | None] = [None] * len(targets)
+            found = boxes.boxes(media.keep_on_screen(until(frames, None if index == count - 1 else end),
+                                                     targets, picked))
+            window.last_frame = found.times[-1] if found.times else None
+            window.faces, window.face_times = clock.timed("faces", _crops, picked, found, recipe)
+        if sounds is not None:
+            try:
+                window.audio = next(sounds)
+            except media.NoAudioStream:
+                sounds = None
+        budget.check()
+        yield window
+
+
+def _crops(picked: Sequence[media.Frame | None], found: FrameBoxes,
+           recipe: FaceRecipe) -> tuple[np.ndarray | None, list[float]]:
+    lookup = BoxLookup(found.entries())
+    frames = [f for f in picked if f is not None]
+    if not len(lookup) or not frames:
+        return None, []
+    crops = [crop_face(f.image, lookup(f.index), recipe.face_size, recipe.face_margin) for f in frames]
+    return np.stack(crops), [f.time for f in frames]
+
+
+class _Timed:
+    """A detector whose time counts as the ``faces`` stage (the frames it sees are decoded meanwhile)."""
+
+    def __init__(self, detector: FaceDetector, clock: Clock | None) -> None:
+        self.detector, self.clock, self.name = detector, clock, detector.name
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        if self.clock is None:
+            return self.detector.detect(image)
+        return self.clock.timed("faces", self.detector.detect, image)
+
+
+def background(items: Iterator[Any], depth: int = PREFETCH) -> Iterator[Any]:
+    """Run ``items`` in a thread, ``depth`` ahead of the consumer: decoding (PyAV) and face detection
+    (OpenCV) both release the GIL, so they overlap. Errors are re-raised in the consumer; an early
+    exit stops the producer."""
+    buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            buffer.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="mmer-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def until(frames: Peekable, end: float | None) -> Iterator[media.Frame]:
+    """The frames before ``end`` seconds (all that are left for None); the first one after stays."""
+    while (frame := frames.peek()) is not None and (end is None or frame.time < end - 1e-6):
+        yield frames.take()
+
+
+class Peekable:
+    """An iterator whose next item can be looked at without taking it."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items = items
+        self._next: Any = None
+        self._has_next = False
+
+    def peek(self) -> Any:
+        if not self._has_next:
+            self._next = next(self._items, self._END)
+            self._has_next = True
+        return None if self._next is self._END else self._next
+
+    def take(self) -> Any:
+        item = self.peek()
+        self._has_next = False
+        return item
