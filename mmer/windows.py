@@ -31,6 +31,7 @@ from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.boxes import FrameBoxes, detect_frames
 from mmer.faces.crop import BoxLookup, crop_face
 from mmer.faces.recipe import FaceRecipe
+from mmer.faces.tracking import FaceTracker
 from mmer.timing import Clock
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,18 @@ PREFETCH = 8
 class BoxSource(Protocol):
     """Boxes the main face over the frames of one window."""
 
+    #: Whether a sampled frame without a box of its own borrows the nearest frame's (as the crops of
+    #: a dense track do), or is left out (a sparse tracker's frame without a face has none).
+    borrows: bool
+
     def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
         """Consume ``frames`` (every decoded frame of the window, in order) → their main-face boxes."""
 
 
 class LiveBoxes:
     """Detection as `mmer faces` does it (:func:`mmer.faces.boxes.detect_frames`), per window."""
+
+    borrows = True
 
     def __init__(self, detector: FaceDetector, recipe: FaceRecipe, clock: Clock | None = None) -> None:
         self.detector, self.recipe, self.clock = detector, recipe, clock
@@ -60,6 +67,8 @@ class LiveBoxes:
 class RecordedBoxes:
     """The boxes of a box file, for the frames they were found in (scaled if the decoded frames'
     size differs from the file's)."""
+
+    borrows = True
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -84,6 +93,26 @@ class RecordedBoxes:
         return FrameBoxes(indices, times, size, boxes, [False] * len(indices))
 
 
+class TrackedBoxes:
+    """The main face of sparse samples, found by a :class:`mmer.faces.tracking.FaceTracker`
+    (reused within a short time, looked for near its last place first); a sample without a face
+    stays without one."""
+
+    borrows = False
+
+    def __init__(self, tracker: FaceTracker, clock: Clock | None = None) -> None:
+        self.tracker, self.clock = tracker, clock or Clock()
+
+    def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
+        indices, times, found, size = [], [], [], None
+        for frame in frames:
+            size = size or (frame.image.shape[1], frame.image.shape[0])
+            indices.append(frame.index)
+            times.append(frame.time)
+            found.append(self.clock.timed("faces", self.tracker.box, frame.time, frame.image))
+        return FrameBoxes(indices, times, size, found, [False] * len(found))
+
+
 @dataclass
 class Window:
     """One window's model inputs. ``faces`` is (num_frames, size, size, 3) uint8 RGB, None when no
@@ -93,6 +122,7 @@ class Window:
     start: float
     end: float
     faces: np.ndarray | None = None
+    #: The sample instant each crop stands for (its frame is the one on screen then).
     face_times: list[float] = field(default_factory=list)
     audio: np.ndarray | None = None
     #: The last decoded frame's time (a truncated file shows here), None without video.
@@ -108,37 +138,56 @@ def window_edges(duration: float, window_s: float | None) -> list[float]:
     return [i * window_s for i in range(count)] + [duration]
 
 
-def read_windows(path: media.PathLike, edges: Sequence[float], *, boxes: BoxSource | None, num_frames: int,
-                 recipe: FaceRecipe, sample_rate: int | None, limits: media.DecodeLimits | None = None,
-                 budget: Budget | None = None, clock: Clock | None = None) -> Iterator[Window]:
+def read_windows(path: media.PathLike, edges: Sequence[float], *, boxes: BoxSource | None,
+                 num_frames: int | Sequence[int], recipe: FaceRecipe, sample_rate: int | None,
+                 limits: media.DecodeLimits | None = None, budget: Budget | None = None, clock: Clock | None = None,
+                 every_frame: bool = True, skip_b_frames: bool = False, sound_to_end: bool = True) -> Iterator[Window]:
     """The windows ``[edges[i], edges[i+1])`` of the clip at ``path``, one at a time, as decoding
     reaches them.
 
-    Video (when ``boxes`` is given): every frame is decoded and boxed, and for each window the
-    frames on screen at :func:`mmer.media.sample_times` of the window are cropped with the
-    recipe's geometry; frames without a box borrow the nearest frame's. The last window takes all
-    frames that are left. Sound (when ``sample_rate`` is given): the window's samples on the
-    video's clock; the last window's runs to the end of the track (as a whole training clip's
-    does). Raises :class:`mmer.media.NoAudioStream` only through ``Window.audio`` being None.
+    Video (when ``boxes`` is given): for each window, the frames on screen at
+    :func:`mmer.media.sample_times` of the window (``num_frames``, or ``num_frames[i]`` for window
+    i) are cropped with the recipe's geometry. With ``every_frame`` every frame is decoded and boxed
+    (a dense track, as `mmer faces` boxes training clips; the last window takes all frames left);
+    otherwise only the sampled frames are decoded (``skip_b_frames`` may move each a B-frame run
+    earlier) and boxed, for a model that reads single frames. Sound (when ``sample_rate`` is given):
+    the window's samples on the video's clock; with ``sound_to_end`` the last window's run to the end
+    of the track, as a whole training clip's do. A clip without sound gets ``audio`` None.
     """
     clock = clock or Clock()
     budget = budget or Budget()
+    count = len(edges) - 1
+    counts = [num_frames] * count if isinstance(num_frames, int) else list(num_frames)
+    if len(counts) != count:
+        raise ValueError(f"{len(counts)} frame counts for {count} windows")
+    targets = [media.sample_times(b - a, k, a) if k else [] for a, b, k in zip(edges, edges[1:], counts,
+                                                                               strict=False)]
     sounds: Iterator[np.ndarray] | None = None
     if sample_rate is not None:
         sounds = clock.iterate("decode", media.iter_audio_segments(
-            path, [*edges[:-1], math.inf], sample_rate, limits=limits, budget=budget))
-    frames = Peekable(clock.iterate("decode", background(media.iter_frames(
-        path, limits=limits, budget=budget)))) if boxes is not None else None
-    count = len(edges) - 1
+            path, [*edges[:-1], math.inf] if sound_to_end else list(edges), sample_rate, limits=limits,
+            budget=budget))
+    frames: Peekable | None = None
+    if boxes is not None and every_frame:
+        frames = Peekable(clock.iterate("decode", background(media.iter_frames(path, limits=limits,
+                                                                               budget=budget))))
+    elif boxes is not None:
+        frames = Peekable(clock.iterate("decode", background(_sampled(
+            path, [t for ts in targets for t in ts], limits, budget, skip_b_frames))))
     for index, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
         window = Window(start, end)
         if frames is not None and boxes is not None:
-            targets = media.sample_times(end - start, num_frames, start)
-            picked: list[media.Frame | None] = [None] * len(targets)
-            found = boxes.boxes(media.keep_on_screen(until(frames, None if index == count - 1 else end),
-                                                     targets, picked))
+            wanted = targets[index]
+            if every_frame:
+                picked: list[media.Frame | None] = [None] * len(wanted)
+                found = boxes.boxes(media.keep_on_screen(until(frames, None if index == count - 1 else end),
+                                                         wanted, picked))
+            else:
+                picked = [frames.take() for _ in wanted]
+                found = boxes.boxes(f for f in picked if f is not None)
             window.last_frame = found.times[-1] if found.times else None
-            window.faces, window.face_times = clock.timed("faces", _crops, picked, found, recipe)
+            window.faces, window.face_times = clock.timed("faces", _crops, picked, wanted, found, boxes.borrows,
+                                                          recipe)
         if sounds is not None:
             try:
                 window.audio = next(sounds)
@@ -148,14 +197,26 @@ def read_windows(path: media.PathLike, edges: Sequence[float], *, boxes: BoxSour
         yield window
 
 
-def _crops(picked: Sequence[media.Frame | None], found: FrameBoxes,
+def _sampled(path: media.PathLike, targets: Sequence[float], limits: media.DecodeLimits | None,
+             budget: Budget | None, skip_b_frames: bool) -> Iterator[media.Frame]:
+    """The frame on screen at each target, numbered by its target (two targets may share a frame)."""
+    for i, t, image in media.iter_frames_at(path, targets, limits=limits, budget=budget,
+                                            skip_b_frames=skip_b_frames):
+        yield media.Frame(index=i, time=t, image=image)
+
+
+def _crops(picked: Sequence[media.Frame | None], wanted: Sequence[float], found: FrameBoxes, borrows: bool,
            recipe: FaceRecipe) -> tuple[np.ndarray | None, list[float]]:
+    """The crops of the picked frames that have a box (their own, or with ``borrows`` the nearest
+    frame's), and the sample instant each stands for."""
     lookup = BoxLookup(found.entries())
-    frames = [f for f in picked if f is not None]
-    if not len(lookup) or not frames:
+    own = {i for i, b in zip(found.indices, found.boxes, strict=True) if b is not None}
+    chosen = [(f, t) for f, t in zip(picked, wanted, strict=True)
+              if f is not None and (f.index in own or (borrows and len(lookup)))]
+    if not chosen:
         return None, []
-    crops = [crop_face(f.image, lookup(f.index), recipe.face_size, recipe.face_margin) for f in frames]
-    return np.stack(crops), [f.time for f in frames]
+    crops = [crop_face(f.image, lookup(f.index), recipe.face_size, recipe.face_margin) for f, _ in chosen]
+    return np.stack(crops), [t for _, t in chosen]
 
 
 class _Timed:

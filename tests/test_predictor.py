@@ -16,6 +16,7 @@ from skimage import data
 from mmer import media
 from mmer.checkpoint import save_checkpoint
 from mmer.faces.base import iou
+from mmer.faces.tracking import FaceTracker
 from mmer.features.audio_stats import LogMelStatsBackbone
 from mmer.features.fer import FerBackbone
 from mmer.model import FusionConfig, MultimodalEmotionModel
@@ -28,7 +29,6 @@ from mmer.predictor import (
     load_predictor,
     sniff_media,
 )
-from mmer.predictor.base import FaceTracker
 from mmer.windows import Peekable, until
 from tests.helpers import tone
 

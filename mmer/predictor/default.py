@@ -14,15 +14,15 @@ import numpy as np
 from mmer import media
 from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
 from mmer.budget import Budget
-from mmer.faces.crop import crop_face
+from mmer.faces.recipe import FaceRecipe
 from mmer.labels import CLASSES
 from mmer.pooling import pool, temper
 from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, scores_or_none, segment
-from mmer.predictor.base import Predictor
+from mmer.predictor.base import DETECTOR_OPTIONS, Predictor
 from mmer.predictor.reader import check_coverage, check_media, reading, segment_edges
 from mmer.timing import Clock
 from mmer.voice.expert import clip_probabilities
-from mmer.windows import background
+from mmer.windows import TrackedBoxes, read_windows
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ class DefaultPredictor(Predictor):
         #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
         #: without a 224-pixel intermediate that the CNN would shrink again.
         self.crop_size = FerNet.INPUT_SIZE
+        #: How the face expert reads a clip (reported in the answer's model info): the serving
+        #: detector settings on sparse samples, followed by :class:`mmer.faces.tracking.FaceTracker`.
+        self.recipe = FaceRecipe(detector=self.detector_name, detector_options=dict(DETECTOR_OPTIONS),
+                                 face_size=self.crop_size, face_margin=self.face_margin)
         self.voice = VoiceExpert(voice_dir or DEFAULT_DIR)
         #: The face card (`make face-card`): the temperature calibrating the face's six-class answers.
         self.face_card = load_face_card()
@@ -188,37 +192,27 @@ class DefaultPredictor(Predictor):
         """(per-face six-class probabilities, the sample time each stands for)."""
         from mmer.features.fer import to_six
 
-        times = media.sample_times(duration, n)
         fps = float(info.fps or 0)
         # Samples several frames apart need no B-frame: skipping them saves about half the decoder's
         # work on camera footage, and moves each sample at most a few frames earlier.
         skip_b = fps >= SKIP_B_FRAMES_FPS and duration / max(n, 1) >= SKIP_B_FRAMES_GAP / fps
         found_times: list[float] = []
         probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
-        crops: list[np.ndarray] = []
-
-        def flush() -> None:
-            budget.check()
-            if crops:
-                _, p7 = clock.timed("model", self.backbone.predict, np.stack(crops))
-                probs.append(temper(to_six(p7), self.face_temperature))
-                crops.clear()
-
-        frames = clock.iterate("decode", background(media.iter_frames_at(
-            path, times, limits=self.limits.decoding(), budget=budget, skip_b_frames=skip_b)))
-        tracker = self.tracker()
+        # Windows of CHUNK samples each: sample i of the clip is sample i % CHUNK of its window,
+        # at the same instant, and the CNN gets a batch while the decoder goes on.
+        counts = [CHUNK] * (n // CHUNK) + ([n % CHUNK] if n % CHUNK else [])
+        edges = [sum(counts[:j]) * duration / n for j in range(len(counts))] + [duration]
+        windows = read_windows(path, edges, boxes=TrackedBoxes(self.tracker(), clock), num_frames=counts,
+                               recipe=self.recipe, sample_rate=None, limits=self.limits.decoding(), budget=budget,
+                               clock=clock, every_frame=False, skip_b_frames=skip_b)
         last_frame = 0.0
         with reading("video"):
-            for i, t, image in frames:
-                last_frame = max(last_frame, t)
-                box = clock.timed("faces", tracker.box, t, image)
-                if box is None:
-                    continue
-                crops.append(clock.timed("faces", crop_face, image, box, self.crop_size, self.face_margin))
-                found_times.append(times[i])  # binned by the instant it stands for, like the frame counts
-                if len(crops) >= CHUNK:
-                    flush()
-            flush()
+            for window in windows:
+                last_frame = max(last_frame, window.last_frame or 0.0)
+                if window.faces is not None:
+                    _, p7 = clock.timed("model", self.backbone.predict, window.faces)
+                    probs.append(temper(to_six(p7), self.face_temperature))
+                    found_times.extend(window.face_times)  # binned by the instant each stands for
         check_coverage(duration, last_frame)
         return np.concatenate(probs), np.asarray(found_times)
 
@@ -226,13 +220,15 @@ class DefaultPredictor(Predictor):
         """The voice expert's windows and the VAD's speech regions; None when there is no sound."""
         from mmer.voice.features import SAMPLE_RATE
 
+        # The sound as one window, up to a second past the video's end (an audio track often outlasts
+        # the picture by an encoder frame or two; a much longer one is not the clip's).
         with reading("sound"):
-            try:
-                wave = clock.timed("decode", media.decode_audio, path, SAMPLE_RATE,
-                                   max_seconds=min(duration, self.limits.max_duration_s) + 1, budget=budget)
-            except media.NoAudioStream:
-                return None
-        budget.check()
+            (window,) = read_windows(path, [0.0, min(duration, self.limits.max_duration_s) + 1], boxes=None,
+                                     num_frames=0, recipe=self.recipe, sample_rate=SAMPLE_RATE,
+                                     limits=self.limits.decoding(), budget=budget, clock=clock, sound_to_end=False)
+        if window.audio is None:
+            return None
+        wave = window.audio
         if wave.size < SAMPLE_RATE * 0.1:
             return [], []
         return clock.timed("voice", self.voice.windows, wave, duration, budget=budget)
