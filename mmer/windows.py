@@ -6,11 +6,12 @@ extraction (`mmer extract-video`, `mmer extract-audio`: one window, the whole cl
 predict` and the service (windows of the training clips' length) all call :func:`read_windows`,
 so a checkpoint is served the very pixels and samples its features were computed from.
 
-The faces are boxed by a :class:`BoxSource`: :class:`LiveBoxes` runs the recorded detector,
-tracking, gap filling and smoothing over every frame of the window (serving), and
-:class:`RecordedBoxes` takes them from the box file `mmer faces` wrote with those same functions
-(training, where detection is the slow step and is kept on disk). Either way the crops are cut from
-the decoded frames themselves, never from a re-encoded copy.
+The faces are boxed by a :class:`BoxSource`. For a trained model it is :class:`RecordedBoxes`:
+the box file `mmer faces` wrote (training, where detection is the slow step and is kept on disk),
+or the same track computed in memory by :func:`box_clip` with the checkpoint's recorded detector,
+stride, gap filling and smoothing (serving). For the default model, which reads single frames, it
+is :class:`TrackedBoxes` on sparse samples. Either way the crops are cut from the decoded frames
+themselves, never from a re-encoded copy.
 """
 
 from __future__ import annotations
@@ -51,28 +52,16 @@ class BoxSource(Protocol):
         """Consume ``frames`` (every decoded frame of the window, in order) → their main-face boxes."""
 
 
-class LiveBoxes:
-    """Detection as `mmer faces` does it (:func:`mmer.faces.boxes.detect_frames`), per window."""
-
-    borrows = True
-
-    def __init__(self, detector: FaceDetector, recipe: FaceRecipe, clock: Clock | None = None) -> None:
-        self.detector, self.recipe, self.clock = detector, recipe, clock
-
-    def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
-        return detect_frames(frames, _Timed(self.detector, self.clock), every=self.recipe.every,
-                             max_gap=self.recipe.max_gap, smooth_window=self.recipe.smooth_window)
-
-
 class RecordedBoxes:
-    """The boxes of a box file, for the frames they were found in (scaled if the decoded frames'
-    size differs from the file's)."""
+    """The boxes of a box file (or of :func:`box_clip`), for the frames they were found in, scaled
+    if the decoded frames' size differs from the file's. A frame the file has no box for gets
+    none here: a window borrows the nearest box among its own frames (see :func:`read_windows`)."""
 
     borrows = True
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
-        self.lookup = BoxLookup(data["frames"])
+        self.known = {f["index"]: f["box"] for f in data["frames"] if f["box"] is not None}
 
     def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
         indices, times, size = [], [], None
@@ -80,17 +69,35 @@ class RecordedBoxes:
             size = size or (frame.image.shape[1], frame.image.shape[0])
             indices.append(frame.index)
             times.append(frame.time)
-        if size is None or not len(self.lookup):
-            return FrameBoxes(indices, times, size, [None] * len(indices), [False] * len(indices))
+        if size is None:
+            return FrameBoxes(indices, times, size, [], [])
         sx, sy = size[0] / self.data["width"], size[1] / self.data["height"]
         if (sx, sy) != (1.0, 1.0):
             log.warning("%s: box file is for %dx%d frames, the video has %dx%d; scaling the boxes",
                         self.data.get("clip_id", "clip"), self.data["width"], self.data["height"], *size)
-        boxes = []
+        boxes: list[Detection | None] = []
         for index in indices:
-            x1, y1, x2, y2 = self.lookup(index)
-            boxes.append(Detection(x1 * sx, y1 * sy, x2 * sx, y2 * sy, 1.0))
+            box = self.known.get(index)
+            boxes.append(None if box is None else Detection(box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy, 1.0))
         return FrameBoxes(indices, times, size, boxes, [False] * len(indices))
+
+
+def box_clip(path: media.PathLike, detector: FaceDetector, recipe: FaceRecipe, *,
+             limits: media.DecodeLimits | None = None, budget: Budget | None = None,
+             clock: Clock | None = None) -> RecordedBoxes | None:
+    """What `mmer faces` would write for the clip, in memory: the main face's dense track over the
+    whole clip (:func:`mmer.faces.boxes.detect_frames` with the recipe's detector stride, gap
+    filling and smoothing), to cut windows from. Tracking the whole clip, as training did, keeps a
+    window's edges from seeing another track or a one-sided smoothing; None for a clip without frames.
+    """
+    clock = clock or Clock()
+    frames = clock.iterate("decode", background(media.iter_frames(path, limits=limits, budget=budget)))
+    found = detect_frames(frames, _Timed(detector, clock), every=recipe.every, max_gap=recipe.max_gap,
+                          smooth_window=recipe.smooth_window)
+    if found.size is None:
+        return None
+    return RecordedBoxes({"width": found.size[0], "height": found.size[1], "frames": found.entries(),
+                          "last_frame": found.times[-1]})
 
 
 class TrackedBoxes:
@@ -147,8 +154,9 @@ def read_windows(path: media.PathLike, edges: Sequence[float], *, boxes: BoxSour
 
     Video (when ``boxes`` is given): for each window, the frames on screen at
     :func:`mmer.media.sample_times` of the window (``num_frames``, or ``num_frames[i]`` for window
-    i) are cropped with the recipe's geometry. With ``every_frame`` every frame is decoded and boxed
-    (a dense track, as `mmer faces` boxes training clips; the last window takes all frames left);
+    i) are cropped with the recipe's geometry; a sampled frame without a box borrows the nearest
+    box among the window's frames when ``boxes.borrows``. With ``every_frame`` every frame is
+    decoded and given to ``boxes`` (the last window takes all frames left);
     otherwise only the sampled frames are decoded (``skip_b_frames`` may move each a B-frame run
     earlier) and boxed, for a model that reads single frames. Sound (when ``sample_rate`` is given):
     the window's samples on the video's clock; with ``sound_to_end`` the last window's run to the end

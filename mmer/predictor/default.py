@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,14 +190,36 @@ class DefaultPredictor(Predictor):
     def _faces(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: Clock,
                budget: Budget) -> tuple[np.ndarray, np.ndarray]:
         """(per-face six-class probabilities, the sample time each stands for)."""
+        probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
+        found_times: list[float] = []
+        for times, _, six in self._face_readings(path, info, duration, n, clock, budget):
+            probs.append(six)
+            found_times.extend(times)  # binned by the instant each stands for, like the frame counts
+        return np.concatenate(probs), np.asarray(found_times)
+
+    def face_features(self, path: Path, *, sample_frames: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sample instants with a face, their FER embeddings (T, 128), their calibrated six-class
+        probabilities): what the face expert reads from a clip, in the feature space `mmer
+        extract-video --backbone fer` caches for training. For parity checks."""
+        path = Path(path)
+        info, duration = check_media(path, self.limits, need_video=True)
+        n = self.frame_count(duration, self.check_sample_frames(sample_frames))
+        parts = list(self._face_readings(path, info, duration, n, Clock(), Budget()))
+        if not parts:
+            return np.zeros(0), np.zeros((0, self.backbone.dim), np.float32), np.zeros((0, len(CLASSES)), np.float32)
+        return (np.concatenate([t for t, _, _ in parts]), np.concatenate([e for _, e, _ in parts]),
+                np.concatenate([p for _, _, p in parts]))
+
+    def _face_readings(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: Clock,
+                       budget: Budget) -> Iterator[tuple[list[float], np.ndarray, np.ndarray]]:
+        """Per batch of up to CHUNK samples with a face: (their instants, FER embeddings, calibrated
+        six-class probabilities)."""
         from mmer.features.fer import to_six
 
         fps = float(info.fps or 0)
         # Samples several frames apart need no B-frame: skipping them saves about half the decoder's
         # work on camera footage, and moves each sample at most a few frames earlier.
         skip_b = fps >= SKIP_B_FRAMES_FPS and duration / max(n, 1) >= SKIP_B_FRAMES_GAP / fps
-        found_times: list[float] = []
-        probs: list[np.ndarray] = [np.zeros((0, len(CLASSES)), np.float32)]
         # Windows of CHUNK samples each: sample i of the clip is sample i % CHUNK of its window,
         # at the same instant, and the CNN gets a batch while the decoder goes on.
         counts = [CHUNK] * (n // CHUNK) + ([n % CHUNK] if n % CHUNK else [])
@@ -210,11 +232,9 @@ class DefaultPredictor(Predictor):
             for window in windows:
                 last_frame = max(last_frame, window.last_frame or 0.0)
                 if window.faces is not None:
-                    _, p7 = clock.timed("model", self.backbone.predict, window.faces)
-                    probs.append(temper(to_six(p7), self.face_temperature))
-                    found_times.extend(window.face_times)  # binned by the instant each stands for
+                    embeddings, p7 = clock.timed("model", self.backbone.predict, window.faces)
+                    yield window.face_times, embeddings, temper(to_six(p7), self.face_temperature)
         check_coverage(duration, last_frame)
-        return np.concatenate(probs), np.asarray(found_times)
 
     def _voice(self, path: Path, duration: float, clock: Clock, budget: Budget) -> tuple[list, list] | None:
         """The voice expert's windows and the VAD's speech regions; None when there is no sound."""

@@ -21,7 +21,7 @@ from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, se
 from mmer.predictor.base import Predictor
 from mmer.predictor.reader import check_coverage, check_media, reading
 from mmer.timing import Clock
-from mmer.windows import LiveBoxes, Window, read_windows, window_edges
+from mmer.windows import Window, box_clip, read_windows, window_edges
 
 #: Window length for checkpoints that do not record their training clips' length.
 DEFAULT_WINDOW_S = 3.0
@@ -158,11 +158,14 @@ class FusionPredictor(Predictor):
                   budget: Budget) -> Iterator[tuple[Window, np.ndarray | None, np.ndarray | None]]:
         reads_video = "video" in self.modalities and info.has_video
         reads_audio = "audio" in self.modalities and info.has_audio
-        boxes = LiveBoxes(self._local_detector(), self.recipe, clock) if reads_video else None
-        windows = read_windows(path, edges, boxes=boxes, num_frames=self.num_frames, recipe=self.recipe,
-                               sample_rate=self.sample_rate if reads_audio else None,
-                               limits=self.limits.decoding(), budget=budget, clock=clock)
         with reading("video"):
+            boxes = None
+            if reads_video:  # the whole clip's track first, as `mmer faces` boxed the training clips
+                boxes = box_clip(path, self._local_detector(), self.recipe, limits=self.limits.decoding(),
+                                 budget=budget, clock=clock)
+            windows = read_windows(path, edges, boxes=boxes, num_frames=self.num_frames, recipe=self.recipe,
+                                   sample_rate=self.sample_rate if reads_audio else None,
+                                   limits=self.limits.decoding(), budget=budget, clock=clock)
             for index, window in enumerate(windows):
                 v = a = None
                 if window.faces is not None and self.video_backbone is not None:
