@@ -10,7 +10,7 @@ NPM := npm --prefix $(FE) --no-audit --no-fund
 export YOLO_OFFLINE ?= 1
 
 .PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
-	test-e2e lint lint-deploy run demo voice-model face-card clean
+	test-e2e test-install lint lint-deploy run demo voice-model face-card clean
 
 setup: setup-python setup-front-end
 
@@ -40,12 +40,12 @@ build: setup-front-end
 
 ## After changing the API: refresh the page's copy of the OpenAPI schema, then type-check the page against it.
 api-types: setup
-	cd back-end && ../$(PY) -m app.openapi ../$(FE)/openapi.json
+	$(PY) -m mmer_api.openapi $(FE)/openapi.json
 	$(NPM) run typecheck
 
 ## Every test: lint (code and deployment files), the Python suite (slow tests included), the page's unit
 ## tests, then the browser tests through nginx.
-test: setup weights lint lint-deploy test-python test-front-end test-e2e
+test: setup weights lint lint-deploy test-python test-front-end test-e2e test-install
 
 lint: setup
 	$(VENV)/bin/ruff check mmer tests preprocessing training back-end benchmarks $(FE)/e2e
@@ -61,6 +61,11 @@ test-python: setup-python
 
 test-front-end: setup-front-end
 	$(NPM) test
+
+## The package as a Python user installs it: every extra in a fresh venv (build/fresh-venv), no repair
+## script; `mmer check`, the weights, the default model and the service must work.
+test-install:
+	./scripts/test-install.sh
 
 ## The page in Debian's Chromium through nginx (nginx.conf, front-end/nginx.conf) against the real back-end
 ## with the default model (screenshots: front-end/e2e/artifacts/).

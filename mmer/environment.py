@@ -76,10 +76,10 @@ def check_ffmpeg() -> list[CheckItem]:
 
 
 def check_detectors() -> list[CheckItem]:
-    from mmer.faces import available_detectors
+    from mmer.faces import DEFAULT_DETECTOR, available_detectors
 
     return [
-        CheckItem("faces", name, ok, detail, required=name == "opencv")
+        CheckItem("faces", name, ok, detail, required=name == DEFAULT_DETECTOR)
         for name, (ok, detail) in available_detectors().items()
     ]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 ENV_CACHE_DIR = "MMER_CACHE_DIR"
 FER_WEIGHTS_NAME = "fer_emotion.safetensors"
+MTCNN_WEIGHTS_NAME = "mtcnn_face.safetensors"
 
 
 def cache_root() -> Path:
@@ -20,3 +21,9 @@ def default_fer_path(cache_dir: Path | None = None) -> Path:
     """Where the converted facial-expression weights live (whether or not they are there yet)."""
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     return root / "fer" / FER_WEIGHTS_NAME
+
+
+def default_mtcnn_path(cache_dir: Path | None = None) -> Path:
+    """Where the converted MTCNN face-detector weights live (whether or not they are there yet)."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    return root / "mtcnn" / MTCNN_WEIGHTS_NAME

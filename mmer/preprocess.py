@@ -14,7 +14,7 @@ from typing import Any
 from mmer.batch import BatchReport, SkipItem, Task, run_batch
 from mmer.datasets import read_manifest
 from mmer.errors import InvalidValue
-from mmer.faces import get_detector
+from mmer.faces import DEFAULT_DETECTOR, get_detector
 from mmer.faces.base import FaceDetector
 from mmer.faces.boxes import detect_clip, read_boxes, write_boxes
 from mmer.faces.crop import DEFAULT_MARGIN, DEFAULT_SIZE, SETTINGS_FILE, crop_clip, crop_settings, read_crop_settings
@@ -55,7 +55,7 @@ def _audio_task(output: Path, video: Path, bitrate: str) -> None:
         raise SkipItem("no audio stream") from exc
 
 
-def detect_faces(manifest: Path, out_dir: Path, *, detector: str = "opencv",
+def detect_faces(manifest: Path, out_dir: Path, *, detector: str = DEFAULT_DETECTOR,
                  detector_options: dict[str, Any] | None = None, every: int = 1, workers: int = 1,
                  overwrite: bool = False) -> BatchReport:
     """Write ``out_dir/<clip_id>.json`` face boxes for every clip of the manifest."""
@@ -89,8 +89,8 @@ def crop_faces(manifest: Path, boxes_dir: Path, out_dir: Path, *, size: int = DE
 
 
 def _record_geometry(out_dir: Path, settings: dict[str, Any], overwrite: bool) -> None:
-    """Write ``crop.json``; refuse to mix clips of two geometries in one folder (features from them
-    would disagree with each other, and with the checkpoint that records one geometry)."""
+    """Write ``crop.json``; refuse to mix clips of two geometries in one folder (whoever reads the
+    folder would get faces framed two ways without knowing it)."""
     existing = read_crop_settings(out_dir)
     if existing is not None and existing != settings and not overwrite:
         raise InvalidValue(f"the face clips in {out_dir} were cut with {existing}, not {settings}; "

@@ -6,8 +6,15 @@ step downloads that wheel with pip, checks it byte for byte (sha256 of the wheel
 ``.hdf5`` inside it), and converts the Keras weights with h5py into a safetensors file for
 :class:`mmer.features.fer.FerNet`. Nothing at run time needs Keras, TensorFlow or the network.
 
-Files land in ``$MMER_CACHE_DIR/fer/`` (default ``~/.cache/mmer/fer/``): the weights and, written
-last, a JSON sidecar naming their provenance. A folder without a current sidecar is converted again.
+The MTCNN face detector (:mod:`mmer.faces.mtcnn`) comes the same way from the MIT-licensed
+``facenet-pytorch`` wheel: its three state dicts (``pnet.pt``, ``rnet.pt``, ``onet.pt``) are read
+from the wheel (each sha256-checked), loaded with ``torch.load(..., weights_only=True)`` (plain
+tensors only, no pickled code), fitted strictly into the project's own networks and saved as one
+safetensors file. facenet-pytorch itself is never installed: its dependency pins are years old.
+
+Files land in ``$MMER_CACHE_DIR/<model>/`` (default ``~/.cache/mmer/fer/`` and ``…/mtcnn/``): the
+weights and, written last, a JSON sidecar naming their provenance. A folder without a current
+sidecar is converted again.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -28,11 +36,13 @@ import torch
 from safetensors.torch import save_file
 
 from mmer.errors import UserError
+from mmer.faces.mtcnn import MtcnnNets
 from mmer.features.fer import FER_CLASSES, FerNet
 from mmer.fsutil import atomic_path, write_json_atomic
-from mmer.paths import FER_WEIGHTS_NAME, cache_root, default_fer_path
+from mmer.paths import FER_WEIGHTS_NAME, MTCNN_WEIGHTS_NAME, cache_root, default_fer_path, default_mtcnn_path
 
-__all__ = ["FER_WEIGHTS_NAME", "WeightsError", "cache_root", "default_fer_path", "fetch_all", "fetch_fer"]
+__all__ = ["FER_WEIGHTS_NAME", "MTCNN_WEIGHTS_NAME", "WeightsError", "cache_root", "default_fer_path",
+           "default_mtcnn_path", "fetch_all", "fetch_fer", "fetch_mtcnn"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,19 @@ FER_META_NAME = "fer_emotion.json"
 #: Bump when the conversion changes; cached files from another version are converted again.
 CONVERTER_VERSION = 1
 
+#: The MTCNN source: facenet-pytorch's wheel and the three state dicts in it, each pinned.
+MTCNN_VERSION = "2.6.0"
+MTCNN_WHEEL = f"facenet_pytorch-{MTCNN_VERSION}-py3-none-any.whl"
+MTCNN_WHEEL_SHA256 = "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"
+#: Network (prefix in the converted file) → (member of the wheel, its sha256).
+MTCNN_MEMBERS = {
+    "pnet": ("facenet_pytorch/data/pnet.pt", "a2a71925e0b9996a42f63e47efc1ca19043e69558b5c523b978d611dfae49c8f"),
+    "rnet": ("facenet_pytorch/data/rnet.pt", "bbb937de72efc9ef83b186c49f5f558467a1d7e3453a8ece0d71a886633f6a86"),
+    "onet": ("facenet_pytorch/data/onet.pt", "165bfbe42940416ccfb977545cf0e976d5bf321f67083ae2aaaa5c764280118d"),
+}
+MTCNN_META_NAME = "mtcnn_face.json"
+MTCNN_CONVERTER_VERSION = 1
+
 #: pip's wall-clock limit; PyPI answers in seconds, a hung proxy should not hang set-up forever.
 DOWNLOAD_TIMEOUT_S = 600
 #: Keras BatchNormalization epsilon that FerNet hard-codes; the conversion refuses anything else.
@@ -59,9 +82,14 @@ class WeightsError(UserError, RuntimeError):
     """Weights cannot be fetched, verified or converted. The message is one line saying what to do."""
 
 
-def fetch_all(cache_dir: Path | None = None, *, wheel: Path | None = None) -> dict[str, Path]:
-    """Fetch and convert every embedded model (``mmer weights fetch``); name → weights path."""
-    return {"fer": fetch_fer(cache_dir, wheel=wheel)}
+def fetch_all(cache_dir: Path | None = None, *, wheel: Path | None = None,
+              mtcnn_wheel: Path | None = None) -> dict[str, Path]:
+    """Fetch and convert every embedded model (``mmer weights fetch``); name → weights path.
+
+    ``wheel`` is a local fer wheel and ``mtcnn_wheel`` a local facenet-pytorch wheel (see
+    :func:`fetch_fer` and :func:`fetch_mtcnn`); either may be left out to download it.
+    """
+    return {"fer": fetch_fer(cache_dir, wheel=wheel), "mtcnn": fetch_mtcnn(cache_dir, wheel=mtcnn_wheel)}
 
 
 def fetch_fer(cache_dir: Path | None = None, *, wheel: Path | None = None) -> Path:
@@ -78,15 +106,64 @@ def fetch_fer(cache_dir: Path | None = None, *, wheel: Path | None = None) -> Pa
         wheel_path = Path(wheel) if wheel is not None else download_fer_wheel(Path(tmp))
         hdf5 = read_fer_hdf5(wheel_path)
         state = convert_fer_hdf5(hdf5)
-    _save(state, dest)
+    _save(state, dest, FER_META_NAME, f"fer=={FER_VERSION}:{FER_MEMBER}", {
+        "name": "fer",
+        "source": f"fer=={FER_VERSION} (PyPI, MIT licence)",
+        "wheel": FER_WHEEL,
+        "wheel_sha256": FER_WHEEL_SHA256,
+        "member": FER_MEMBER,
+        "member_sha256": FER_MEMBER_SHA256,
+        "classes": list(FER_CLASSES),
+        "input_size": [FerNet.INPUT_SIZE, FerNet.INPUT_SIZE],
+        "input_channels": 1,
+        "embedding_dim": FerNet.EMBED_DIM,
+        "converter_version": CONVERTER_VERSION,
+    })
     log.info("converted fer==%s facial-expression weights to %s", FER_VERSION, dest)
     return dest
 
 
+def fetch_mtcnn(cache_dir: Path | None = None, *, wheel: Path | None = None) -> Path:
+    """The converted MTCNN face-detector weights, fetching and converting them first if the cache lacks them.
+
+    ``wheel`` is a local copy of ``facenet_pytorch-2.6.0-py3-none-any.whl`` (for machines without
+    PyPI); without it pip downloads the wheel (never installs it). Either way the wheel and each of
+    the three state dicts in it must match their pinned sha256.
+    """
+    dest = default_mtcnn_path(cache_dir)
+    if is_current(dest):
+        log.debug("mtcnn weights already converted: %s", dest)
+        return dest
+    with tempfile.TemporaryDirectory(prefix="mmer-mtcnn-") as tmp:
+        wheel_path = Path(wheel) if wheel is not None else download_mtcnn_wheel(Path(tmp))
+        state = convert_mtcnn(read_mtcnn_members(wheel_path))
+    _save(state, dest, MTCNN_META_NAME, f"facenet-pytorch=={MTCNN_VERSION}:facenet_pytorch/data/{{p,r,o}}net.pt", {
+        "name": "mtcnn",
+        "source": f"facenet-pytorch=={MTCNN_VERSION} (PyPI, MIT licence)",
+        "wheel": MTCNN_WHEEL,
+        "wheel_sha256": MTCNN_WHEEL_SHA256,
+        "members": {net: {"member": member, "sha256": sha} for net, (member, sha) in MTCNN_MEMBERS.items()},
+        "input": "RGB, (x - 127.5) / 128",
+        "converter_version": MTCNN_CONVERTER_VERSION,
+    })
+    log.info("converted facenet-pytorch==%s MTCNN face-detector weights to %s", MTCNN_VERSION, dest)
+    return dest
+
+
+def _pins(dest: Path) -> tuple[str, dict[str, Any]]:
+    """The sidecar name and the pinned provenance a cached weights file must have (by file name)."""
+    if dest.name == MTCNN_WEIGHTS_NAME:
+        return MTCNN_META_NAME, {"converter_version": MTCNN_CONVERTER_VERSION, "wheel_sha256": MTCNN_WHEEL_SHA256}
+    if dest.name == FER_WEIGHTS_NAME:
+        return FER_META_NAME, {"converter_version": CONVERTER_VERSION, "wheel_sha256": FER_WHEEL_SHA256}
+    raise ValueError(f"no pinned source for weights named {dest.name!r}")
+
+
 def is_current(dest: Path) -> bool:
-    """Whether ``dest`` and its sidecar exist, come from the pinned wheel and this converter,
-    and the weights still hash to what the sidecar recorded."""
-    meta_path = dest.with_name(FER_META_NAME)
+    """Whether ``dest`` (the fer or the MTCNN weights) and its sidecar exist, come from the pinned
+    wheel and this converter, and the weights still hash to what the sidecar recorded."""
+    meta_name, pins = _pins(dest)
+    meta_path = dest.with_name(meta_name)
     if not (dest.is_file() and meta_path.is_file()):
         return False
     try:
@@ -94,7 +171,7 @@ def is_current(dest: Path) -> bool:
     except (OSError, ValueError) as exc:
         log.warning("unreadable %s (%s); converting again", meta_path, exc)
         return False
-    expected = {"converter_version": CONVERTER_VERSION, "wheel_sha256": FER_WHEEL_SHA256, "sha256": _sha256(dest)}
+    expected = {**pins, "sha256": _sha256(dest)}
     stale = [key for key, value in expected.items() if not isinstance(meta, dict) or meta.get(key) != value]
     if stale:
         log.warning("%s is stale or altered (%s differ); converting again", dest, ", ".join(stale))
@@ -102,25 +179,35 @@ def is_current(dest: Path) -> bool:
 
 
 def download_fer_wheel(dest_dir: Path) -> Path:
-    """``pip download`` the pinned wheel (no dependencies, no sdist) into ``dest_dir``."""
-    cmd = [sys.executable, "-m", "pip", "download", f"fer=={FER_VERSION}", "--no-deps",
+    """``pip download`` the pinned fer wheel (no dependencies, no sdist) into ``dest_dir``."""
+    return _download_wheel(f"fer=={FER_VERSION}", FER_WHEEL, dest_dir, "--wheel")
+
+
+def download_mtcnn_wheel(dest_dir: Path) -> Path:
+    """``pip download`` the pinned facenet-pytorch wheel (no dependencies, no sdist) into ``dest_dir``."""
+    return _download_wheel(f"facenet-pytorch=={MTCNN_VERSION}", MTCNN_WHEEL, dest_dir, "--mtcnn-wheel")
+
+
+def _download_wheel(requirement: str, filename: str, dest_dir: Path, option: str) -> Path:
+    """pip download one pinned wheel; failures say which ``mmer weights fetch`` option takes a local copy."""
+    cmd = [sys.executable, "-m", "pip", "download", requirement, "--no-deps",
            "--only-binary=:all:", "--disable-pip-version-check", "-d", str(dest_dir)]
-    log.info("downloading fer==%s from PyPI", FER_VERSION)
+    log.info("downloading %s from PyPI", requirement)
+
+    def error(reason: str) -> WeightsError:
+        return WeightsError(f"cannot download {requirement} from PyPI: {reason}; pass {option} PATH "
+                            f"(a local {filename})")
+
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise _download_error(str(exc)) from exc
+        raise error(str(exc)) from exc
     if done.returncode != 0:
-        raise _download_error(_last_error_line(done.stderr) or f"pip exited with status {done.returncode}")
-    path = dest_dir / FER_WHEEL
+        raise error(_last_error_line(done.stderr) or f"pip exited with status {done.returncode}")
+    path = dest_dir / filename
     if not path.is_file():
-        raise _download_error(f"pip did not produce {FER_WHEEL}")
+        raise error(f"pip did not produce {filename}")
     return path
-
-
-def _download_error(reason: str) -> WeightsError:
-    return WeightsError(f"cannot download fer=={FER_VERSION} from PyPI: {reason}; pass --wheel PATH "
-                        f"(a local {FER_WHEEL})")
 
 
 def _last_error_line(stderr: str) -> str:
@@ -135,18 +222,34 @@ def read_fer_hdf5(wheel: Path) -> bytes:
 
     Only that one member is read; nothing is extracted to disk.
     """
+    return _read_members(wheel, FER_WHEEL, FER_WHEEL_SHA256, {FER_MEMBER: FER_MEMBER_SHA256})[FER_MEMBER]
+
+
+def read_mtcnn_members(wheel: Path) -> dict[str, bytes]:
+    """``pnet``/``rnet``/``onet`` → the bytes of that state dict in the wheel, every sha256 checked.
+
+    Nothing is extracted to disk and nothing from the wheel is imported or installed.
+    """
+    data = _read_members(wheel, MTCNN_WHEEL, MTCNN_WHEEL_SHA256, dict(MTCNN_MEMBERS.values()))
+    return {net: data[member] for net, (member, _sha) in MTCNN_MEMBERS.items()}
+
+
+def _read_members(wheel: Path, filename: str, wheel_sha256: str, members: dict[str, str]) -> dict[str, bytes]:
+    """Member name → bytes, after checking the wheel's sha256 and then each member's (the wheel
+    hash alone says nothing about which member we read)."""
     wheel = Path(wheel)
     if not wheel.is_file():
         raise WeightsError(f"wheel not found: {wheel}")
-    _check_sha256(_sha256(wheel), FER_WHEEL_SHA256, f"{wheel} is not the published {FER_WHEEL}")
+    _check_sha256(_sha256(wheel), wheel_sha256, f"{wheel} is not the published {filename}")
     try:
         with zipfile.ZipFile(wheel) as zf:
-            data = zf.read(FER_MEMBER)
+            out = {member: zf.read(member) for member in members}
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise WeightsError(f"cannot read {FER_MEMBER} from {wheel}: {exc}") from exc
-    member_sha = hashlib.sha256(data).hexdigest()
-    _check_sha256(member_sha, FER_MEMBER_SHA256, f"{FER_MEMBER} in {wheel} is not the expected model")
-    return data
+        raise WeightsError(f"cannot read {', '.join(members)} from {wheel}: {exc}") from exc
+    for member, expected in members.items():
+        got = hashlib.sha256(out[member]).hexdigest()
+        _check_sha256(got, expected, f"{member} in {wheel} is not the expected model")
+    return out
 
 
 def _check_sha256(got: str, expected: str, what: str) -> None:
@@ -261,33 +364,48 @@ def _convert_layer(kind: str, prefix: str, w: dict[str, np.ndarray]) -> dict[str
     return state
 
 
-def _save(state: dict[str, torch.Tensor], dest: Path) -> None:
-    """Weights first, sidecar last: a sidecar only ever describes a complete weights file."""
+# --- facenet-pytorch state dicts → MtcnnNets -----------------------------------------------------
+
+
+def convert_mtcnn(members: dict[str, bytes]) -> dict[str, torch.Tensor]:
+    """One :class:`mmer.faces.mtcnn.MtcnnNets` state dict (``pnet.*``, ``rnet.*``, ``onet.*``) from
+    the bytes of the three facenet-pytorch state dicts.
+
+    ``torch.load(weights_only=True)`` rebuilds tensors and plain containers only, never arbitrary
+    pickled objects. Each state dict is loaded strictly into the project's own network, so a
+    missing, extra or misshapen tensor fails here, not when a detector is built.
+    """
+    nets = MtcnnNets()
+    for net, (member, _sha) in MTCNN_MEMBERS.items():
+        try:
+            state = torch.load(io.BytesIO(members[net]), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+            raise WeightsError(f"cannot read {member}: {str(exc).splitlines()[0]}") from exc
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise WeightsError(f"{member} is not a state dict of tensors")
+        try:
+            getattr(nets, net).load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            # torch's message spans lines (a header, then the missing/unexpected keys): one line here.
+            raise WeightsError(f"{member} does not fit the MTCNN {net}: {' '.join(str(exc).split())}") from exc
+    return {name: tensor.detach().clone() for name, tensor in nets.state_dict().items()}
+
+
+def _save(state: dict[str, torch.Tensor], dest: Path, meta_name: str, source: str, meta: dict[str, Any]) -> None:
+    """Weights first, sidecar (``meta`` plus the weights' sha256) last: a sidecar only ever
+    describes a complete weights file."""
 
     try:
         with atomic_path(dest) as tmp:
             # One metadata key: safetensors writes several in no fixed order, and the same
             # source should give the same bytes (and sha256) on every machine.
-            save_file(state, str(tmp), metadata={"source": f"fer=={FER_VERSION}:{FER_MEMBER}"})
+            save_file(state, str(tmp), metadata={"source": source})
             sha = _sha256(tmp)
     except OSError as exc:
         raise WeightsError(f"cannot write {dest}: {exc}") from exc
-    meta_path = dest.with_name(FER_META_NAME)
+    meta_path = dest.with_name(meta_name)
     try:
-        write_json_atomic(meta_path, {
-            "name": "fer",
-            "source": f"fer=={FER_VERSION} (PyPI, MIT licence)",
-            "wheel": FER_WHEEL,
-            "wheel_sha256": FER_WHEEL_SHA256,
-            "member": FER_MEMBER,
-            "member_sha256": FER_MEMBER_SHA256,
-            "sha256": sha,
-            "classes": list(FER_CLASSES),
-            "input_size": [FerNet.INPUT_SIZE, FerNet.INPUT_SIZE],
-            "input_channels": 1,
-            "embedding_dim": FerNet.EMBED_DIM,
-            "converter_version": CONVERTER_VERSION,
-        })
+        write_json_atomic(meta_path, {**meta, "sha256": sha})
     except OSError as exc:
         dest.unlink(missing_ok=True)  # weights without provenance would pass for fetched ones
         raise WeightsError(f"cannot write {meta_path}: {exc}") from exc

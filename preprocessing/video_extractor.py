@@ -1,6 +1,6 @@
 """Video features for every clip of a manifest (seed name). Same as `mmer extract-video`:
 
-    python preprocessing/video_extractor.py MANIFEST --faces extracted_faces_videos -o . --backbone vivit|fer
+    python preprocessing/video_extractor.py MANIFEST --bboxes extracted_bboxes -o . --backbone vivit|fer
 """
 
 from mmer.seed_scripts import passthrough

@@ -17,7 +17,9 @@ quiet "${pip[@]}" install -q "torch==2.14.1" "torchvision==0.29.1"
 quiet "${pip[@]}" install -q -e ".[${EXTRAS}]"
 
 # ultralytics pulls in opencv-python (the GUI build: needs libGL, and version 5 has no Haar cascades).
-# Both wheels install the same `cv2` package, so keep only the headless 4.x build.
+# Both wheels install the same `cv2` package. The project's own venv keeps only the headless 4.x build,
+# so that the Haar fallback (`--detector opencv`) is tested too; a plain `pip install` works without
+# this (checked by scripts/test-install.sh), with the Haar detector reported unavailable.
 if "${pip[@]}" show -q opencv-python >/dev/null 2>&1; then
     quiet "${pip[@]}" uninstall -q -y opencv-python
     quiet "${pip[@]}" install -q --force-reinstall --no-deps "opencv-python-headless>=4.8,<5"

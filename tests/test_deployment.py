@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.settings import Settings
+from mmer_api.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")

@@ -1,5 +1,6 @@
 """The package's layout stays readable: no two modules of ``mmer`` import each other, at the top
-level or inside functions (a cycle means the split between them is in the wrong place)."""
+level or inside functions (a cycle means the split between them is in the wrong place), and the
+service sits on the library, installed beside it, never the other way round."""
 
 from __future__ import annotations
 
@@ -63,3 +64,24 @@ def test_no_two_mmer_modules_import_each_other() -> None:
 
 def test_the_cycle_finder_finds_cycles() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_the_library_never_imports_the_service() -> None:
+    """The service (mmer_api, in back-end/) is a thin layer over the library; the library stands alone."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.relative_to(PACKAGE.parent)}: {n}" for n in names if n.split(".")[0] == "mmer_api"]
+    assert offenders == []
+
+
+def test_the_service_is_an_installed_package_not_a_folder_on_the_path() -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.find_spec("mmer_api")
+    assert spec is not None and spec.origin is not None
+    assert Path(spec.origin).parent == PACKAGE.parent / "back-end" / "mmer_api"
+    assert str(PACKAGE.parent / "back-end") not in sys.path  # found through the install, not pytest's path

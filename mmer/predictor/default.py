@@ -63,8 +63,8 @@ class DefaultPredictor(Predictor):
         from mmer.voice.expert import DEFAULT_DIR, VoiceExpert
 
         super().__init__(limits=limits)
-        self._detector("frame")  # a detector that cannot load here fails now, not on the first request
         self.backbone = FerBackbone.from_default(cache_dir, device=device)
+        self._detector("frame")  # a detector that cannot load here fails now, not on the first request
         #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
         #: without a 224-pixel intermediate that the CNN would shrink again.
         self.crop_size = FerNet.INPUT_SIZE

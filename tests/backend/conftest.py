@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import ENV_PREFIX, Settings
 from mmer import media
+from mmer_api.main import create_app
+from mmer_api.settings import ENV_PREFIX, Settings
 from tests.helpers import tone
 
 FPS = 15

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 import mmer
-from app.middleware import MULTIPART_SLACK
-from app.settings import MIB
 from mmer import media
 from mmer.labels import CLASS_NAMES, CLASSES
+from mmer_api.middleware import MULTIPART_SLACK
+from mmer_api.settings import MIB
 from tests.backend.conftest import astronaut, upload, write_clip
 from tests.helpers import tone
 

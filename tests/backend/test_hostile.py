@@ -22,11 +22,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.inference import InferenceService
-from app.main import create_app
-from app.middleware import UploadGateMiddleware, safe_prefix
-from app.settings import MIB, Settings
 from mmer.budget import Budget
+from mmer_api.inference import InferenceService
+from mmer_api.main import create_app
+from mmer_api.middleware import UploadGateMiddleware, safe_prefix
+from mmer_api.settings import MIB, Settings
 from tests.backend.conftest import upload
 from tests.backend.live import (
     BOUNDARY,

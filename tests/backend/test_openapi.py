@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.openapi import main, render
+from mmer_api.openapi import main, render
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "front-end" / "openapi.json"
@@ -30,7 +30,7 @@ def test_the_command_writes_a_file_or_standard_output(tmp_path: Path) -> None:
     out = tmp_path / "spec.json"
     assert main([str(out)]) == 0
     assert out.read_text() == render()
-    done = subprocess.run([sys.executable, "-m", "app.openapi"], cwd=REPO / "back-end", capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "mmer_api.openapi"], cwd=REPO / "back-end", capture_output=True,
                           text=True, check=True)
     assert json.loads(done.stdout)["info"]["title"] == "mmer"
     assert main(["a", "b"]) == 2

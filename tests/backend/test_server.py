@@ -1,5 +1,6 @@
-"""The app starts for real, the way the README and the container start it: uvicorn, and gunicorn with
-uvicorn workers, from back-end/, configured only through the environment."""
+"""The app starts for real, the way the README and the container start it: uvicorn, gunicorn with
+uvicorn workers and `mmer serve` from any directory (the service is an installed package), and the
+container's start.sh, configured only through the environment."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 90.0) 
 
 
 @pytest.fixture(params=["uvicorn", "gunicorn", "mmer serve", "start.sh", "start.sh --reload"])
-def server(request: pytest.FixtureRequest, fer_cache: Path) -> Iterator[str]:
+def server(request: pytest.FixtureRequest, fer_cache: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = server_env(fer_cache)
     if request.param.startswith("start.sh"):
@@ -57,13 +58,16 @@ def server(request: pytest.FixtureRequest, fer_cache: Path) -> Iterator[str]:
         argv = ["./start.sh", *request.param.split()[1:]]
         env |= {"PORT": str(port), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
     elif request.param == "uvicorn":
-        argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+        argv = [sys.executable, "-m", "uvicorn", "mmer_api.main:app", "--host", "127.0.0.1", "--port", str(port)]
     elif request.param == "mmer serve":
         argv = [sys.executable, "-m", "mmer.cli", "serve", "--port", str(port)]
     else:
-        argv = [sys.executable, "-m", "gunicorn", "app.main:app", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
+        argv = [sys.executable, "-m", "gunicorn", "mmer_api.main:app", "-k", "uvicorn_worker.UvicornWorker", "-w", "1",
                 "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"]
-    proc = subprocess.Popen(argv, cwd=BACK_END, env=env, stdout=subprocess.PIPE,
+    # Anywhere but the repository: nothing may depend on where the checkout lies.
+    cwd = BACK_END if request.param.startswith("start.sh") else tmp_path
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -3,6 +3,7 @@ cancellation, the catch-all error handler, and the size check as a bare ASGI mid
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,15 +19,16 @@ import pytest
 import starlette.formparsers
 from fastapi.testclient import TestClient
 
-from app.errors import ApiError
-from app.inference import InferenceService
-from app.main import create_app
-from app.middleware import UploadLimitMiddleware
-from app.settings import Settings, SettingsError, get_settings
 from mmer.budget import Budget
 from mmer.checkpoint import CheckpointError
+from mmer.faces import FaceDetectorUnavailable
 from mmer.features.base import BackboneUnavailable
 from mmer.predictor import InputError
+from mmer_api.errors import ApiError
+from mmer_api.inference import InferenceService
+from mmer_api.main import create_app
+from mmer_api.middleware import UploadLimitMiddleware
+from mmer_api.settings import Settings, SettingsError, get_settings
 from tests.backend.conftest import upload
 from tests.backend.live import BOUNDARY, SlowModel, multipart, part_head
 
@@ -70,7 +72,7 @@ def test_durations_must_leave_room() -> None:
 def test_importing_the_app_reads_nothing_and_loads_nothing(tmp_path: Path) -> None:
     # An invalid setting and no weights: importing must still succeed (both are start-up matters).
     env = {"PATH": "/usr/bin:/bin", "MMER_CACHE_DIR": str(tmp_path), "MMER_CONCURRENCY": "0"}
-    code = "import app.main as m, sys; assert not hasattr(m.app.state, 'service'); print('ok')"
+    code = "import mmer_api.main as m, sys; assert not hasattr(m.app.state, 'service'); print('ok')"
     done = subprocess.run([sys.executable, "-c", code], cwd=BACK_END, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -96,6 +98,15 @@ def test_a_bad_environment_stops_start_up(service_env: Path, monkeypatch: pytest
 def test_missing_weights_stop_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMER_CACHE_DIR", str(tmp_path))
     with pytest.raises(BackboneUnavailable, match="mmer weights fetch"), TestClient(create_app(Settings())):
+        pass
+
+
+def test_missing_detector_weights_stop_start_up(tmp_path: Path, fer_cache: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(fer_cache / "fer", cache / "fer")  # the face CNN is there, the MTCNN weights are not
+    monkeypatch.setenv("MMER_CACHE_DIR", str(cache))
+    with pytest.raises(FaceDetectorUnavailable, match="MTCNN.*mmer weights fetch"), TestClient(create_app(Settings())):
         pass
 
 

@@ -1,4 +1,4 @@
-"""Face fixtures: real face pictures from scikit-image, and short clips made from them.
+"""Face fixtures: real face pictures from scikit-image, short clips made from them, and the MTCNN weights.
 
 ultralytics and huggingface_hub read their environment when first imported, so the offline
 switches are set here, before any test can import them.
@@ -18,8 +18,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from skimage import data as skdata  # noqa: E402
 
-from mmer import media  # noqa: E402
+from mmer import media, weights  # noqa: E402
 from mmer.faces import Detection  # noqa: E402
+from tests.conftest import _session_fer_cache  # noqa: E402
 
 #: The astronaut's face in skimage.data.astronaut(), hairline to chin, labelled by hand.
 ASTRONAUT_FACE = Detection(178.0, 62.0, 272.0, 168.0, 1.0)
@@ -36,6 +37,11 @@ def _offline_yolo(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("YOLO_OFFLINE", "1")
         mp.setenv("HF_HUB_OFFLINE", "1")
         yield
+
+
+@pytest.fixture(scope="session")
+def mtcnn_weights(mtcnn_cache: Path) -> Path:
+    return weights.default_mtcnn_path(mtcnn_cache)
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +100,9 @@ def flat_clip(tmp_path: Path) -> Path:
     path = tmp_path / "flat.mp4"
     media.write_video(path, [np.full((240, 320, 3), 128, np.uint8)] * 8, 12)
     return path
+
+
+@pytest.fixture(scope="session")
+def mtcnn_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache root holding the converted MTCNN weights (the session's model cache)."""
+    return _session_fer_cache(tmp_path_factory)

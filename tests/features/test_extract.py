@@ -38,7 +38,7 @@ def test_video_features_are_the_backbones_output_on_the_crops_mmer_crop_writes(p
     meta = json.loads((features_root / "video_features" / "features.json").read_text())
     assert meta["backbone"] == "meancolour" and meta["dim"] == 3 and meta["config"]["num_frames"] == 4
     faces = meta["config"]["faces"]
-    assert faces["detector"] == "opencv" and faces["every"] == 1 and faces["face_size"] == 64
+    assert faces["detector"] == "mtcnn" and faces["every"] == 1 and faces["face_size"] == 64
     assert {"max_gap", "smooth_window", "face_margin", "detector_options"} <= set(faces)
     assert json.loads((features_root / "features.json").read_text())["video"]["config_hash"] == meta["config_hash"]
     assert set(cache.seconds()) == set(report.done) and all(1.0 < s < 3.0 for s in cache.seconds().values())

@@ -49,7 +49,7 @@ def test_sample_data_to_trained_and_evaluated_model(sample_ravdess: Path, sample
     assert checkpoint["backbones"]["audio"]["backbone"] == "logmel"
     prep = checkpoint["preprocessing"]
     assert (prep["num_frames"], prep["sample_rate"], prep["face_size"], prep["face_margin"]) == (8, 16_000, 96, 0.25)
-    assert prep["faces"] == {"detector": "opencv", "detector_options": {}, "every": 1, "max_gap": 12,
+    assert prep["faces"] == {"detector": "mtcnn", "detector_options": {}, "every": 1, "max_gap": 12,
                              "smooth_window": 5, "face_size": 96, "face_margin": 0.25}
     assert 1.0 < prep["window_s"] < 3.0  # the training clips' median length
 

@@ -1,4 +1,4 @@
-"""The app factory. ``app`` below is what ``uvicorn app.main:app`` and gunicorn's UvicornWorker serve.
+"""The app factory. ``app`` below is what ``uvicorn mmer_api.main:app`` and gunicorn's UvicornWorker serve.
 
 Importing this module is cheap: settings are read and the model is loaded once per process, at
 startup, by the lifespan; a request never loads anything.
@@ -13,17 +13,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import mmer
-from app.errors import install_error_handlers
-from app.inference import InferenceService
-from app.middleware import (
+from mmer.predictor import Predictor
+from mmer_api.errors import install_error_handlers
+from mmer_api.inference import InferenceService
+from mmer_api.middleware import (
     ForwardedPrefixMiddleware,
     SettingsCORSMiddleware,
     UploadGateMiddleware,
     UploadLimitMiddleware,
 )
-from app.routers import infer, info
-from app.settings import Settings, get_settings
-from mmer.predictor import Predictor
+from mmer_api.routers import infer, info
+from mmer_api.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,13 @@ import anyio
 import anyio.to_thread
 from starlette.types import Receive
 
-from app.errors import ApiError
-from app.settings import Settings
-from app.upload import ClientGone, receive_upload
 from mmer import threads as mmer_threads
 from mmer.budget import Budget, Cancelled, DeadlineExceeded
 from mmer.media import MediaError
 from mmer.predictor import AUDIO_ONLY_CONTAINERS, InputError, Limits, Predictor, load_predictor, sniff_media
+from mmer_api.errors import ApiError
+from mmer_api.settings import Settings
+from mmer_api.upload import ClientGone, receive_upload
 
 log = logging.getLogger(__name__)
 

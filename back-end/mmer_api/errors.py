@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.schemas import ErrorResponse
+from mmer_api.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
 

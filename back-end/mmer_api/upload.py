@@ -21,8 +21,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.types import Receive
 
-from app.errors import ApiError
-from app.settings import MIB
+from mmer_api.errors import ApiError
+from mmer_api.settings import MIB
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Write the service's OpenAPI schema: ``python -m app.openapi [OUT]`` (standard output without OUT).
+"""Write the service's OpenAPI schema: ``python -m mmer_api.openapi [OUT]`` (standard output without OUT).
 
 The web page's API types are generated from this file (``front-end/openapi.json`` → ``npm run gen:api``),
 so a field renamed or removed here breaks the page's type check, not the page in a user's browser.
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.main import create_app
 from mmer.fsutil import write_text_atomic
+from mmer_api.main import create_app
 
 
 def openapi_schema() -> dict[str, Any]:

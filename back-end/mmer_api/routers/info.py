@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 import mmer
-from app.deps import ServiceDep, SettingsDep, require_api_key
-from app.inference import DEFAULT_SAMPLE_FRAMES
-from app.schemas import EmotionClass, ErrorResponse, Health, Limits, Message, ModelInfo, ServiceInfo
 from mmer.labels import EMOTIONS
+from mmer_api.deps import ServiceDep, SettingsDep, require_api_key
+from mmer_api.inference import DEFAULT_SAMPLE_FRAMES
+from mmer_api.schemas import EmotionClass, ErrorResponse, Health, Limits, Message, ModelInfo, ServiceInfo
 
 router = APIRouter(tags=["service"])
 

@@ -17,11 +17,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.deps import API_KEY_HEADER, api_key_matches, unauthorized
-from app.errors import ApiError, error_response
-from app.inference import InferenceService
-from app.settings import Settings
-from app.upload import too_large
+from mmer_api.deps import API_KEY_HEADER, api_key_matches, unauthorized
+from mmer_api.errors import ApiError, error_response
+from mmer_api.inference import InferenceService
+from mmer_api.settings import Settings
+from mmer_api.upload import too_large
 
 log = logging.getLogger(__name__)
 

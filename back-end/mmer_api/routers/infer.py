@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from app.deps import ServiceDep, SettingsDep, require_api_key
-from app.inference import ACCEPTED, DEFAULT_SAMPLE_FRAMES
-from app.schemas import ErrorResponse, Prediction
+from mmer_api.deps import ServiceDep, SettingsDep, require_api_key
+from mmer_api.inference import ACCEPTED, DEFAULT_SAMPLE_FRAMES
+from mmer_api.schemas import ErrorResponse, Prediction
 
 router = APIRouter(prefix="/infer", tags=["inference"], dependencies=[Depends(require_api_key)])
 

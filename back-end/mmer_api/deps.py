@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from app.errors import ApiError
-from app.inference import InferenceService
-from app.settings import Settings
+from mmer_api.errors import ApiError
+from mmer_api.inference import InferenceService
+from mmer_api.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
 _api_key_header = APIKeyHeader(
