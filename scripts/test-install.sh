@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-FRESH=${FRESH_VENV:-build/fresh-venv}
+FRESH=$(realpath -m "${FRESH_VENV:-build/fresh-venv}")
 EXTRAS=$(sed -n '/^\[project.optional-dependencies\]/,/^\[/p' pyproject.toml | sed -n 's/^\([a-z][a-z0-9_-]*\) = \[.*/\1/p' | paste -sd, -)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
