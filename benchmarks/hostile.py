@@ -1,6 +1,6 @@
 """What a hostile file or client costs the service, measured through a real server, with the bounds asserted.
 
-Each case is sent to a fresh `uvicorn app.main:app` (the default model, default settings) and timed;
+Each case is sent to a fresh `uvicorn mmer_api.main:app` (the default model, default settings) and timed;
 the server's RSS is read from /proc before and after; then the server must answer a normal upload.
 
 - a 0.5 MB MPEG-TS that switches mid-stream from 320×180 to 15360×8640 (the header says 320×180);
@@ -49,7 +49,7 @@ def rss_mb(pid: int) -> float:
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "mmer_api.main:app", "--port", str(port),
                                "--log-level", "warning"], cwd=REPO / "back-end", env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):

@@ -181,7 +181,7 @@ def free_port() -> int:
 def start_server(port: int, concurrency: int = 1, queue: int = 4) -> subprocess.Popen:
     """uvicorn serving the default model; each prediction gets cores / concurrency threads."""
     env = {**os.environ, "MMER_CONCURRENCY": str(concurrency), "MMER_QUEUE_SIZE": str(queue)}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level",
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "mmer_api.main:app", "--port", str(port), "--log-level",
                                "warning"], cwd=REPO / "back-end", env=env)
     for _ in range(120):
         try:

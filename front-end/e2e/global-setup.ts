@@ -49,7 +49,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const api = start("back-end", python, ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", String(apiPort)], {
+    const api = start("back-end", python, ["-m", "uvicorn", "mmer_api.main:app", "--host", "127.0.0.1", "--port", String(apiPort)], {
       cwd: path.join(repo, "back-end"),
       env: { ...process.env, MMER_MODEL: "", MMER_TMP_DIR: work, MMER_MAX_UPLOAD_MB: String(MAX_UPLOAD_MB) },
     });
