@@ -89,6 +89,7 @@ def test_the_checkpoint_records_the_whole_face_road(run_dir: Path, fusion: Fusio
     assert prep["faces"] == {"detector": "mtcnn", "detector_options": {}, "every": 1, "max_gap": 12,
                              "smooth_window": 5, "face_size": 96, "face_margin": 0.25}
     assert prep["window_s"] == pytest.approx(3.0, abs=0.05)
+    assert prep["sample_rate"] == 16_000 and prep["audio_tracks"] == ["wav"]
     assert fusion.recipe == FaceRecipe.from_dict(prep["faces"]) and fusion.window_s == prep["window_s"]
     assert fusion.info()["preprocessing"]["faces"]["detector"] == "mtcnn"
 

@@ -111,9 +111,15 @@ def extract_video_features(manifest: Path, boxes_dir: Path, root: Path, backbone
 def extract_audio_features(manifest: Path, audio_dir: Path, root: Path, backbone: AudioBackbone, *,
                            batch_size: int = 8, overwrite: bool = False) -> BatchReport:
     """``root/audio_features/<clip_id>.npy`` = the backbone's vector for the clip's audio track,
-    read by :func:`mmer.windows.read_windows` (the track as one window) as serving reads sound."""
+    read by :func:`mmer.windows.read_windows` (the track as one window) as serving reads sound.
+
+    The tracks' formats (``wav``: 16-bit PCM; ``mp3``: lossy) are part of the feature settings and
+    of the checkpoint's record: serving reads the upload's own sound, never an MP3 of it."""
     if not audio_dir.is_dir():
         raise FileNotFoundError(f"audio folder {audio_dir} does not exist (run `mmer audio` first)")
+    records = read_manifest(manifest)
+    tracks = sorted({p.suffix.lstrip(".") for p in (audio_track_path(audio_dir, r.clip_id) for r in records)
+                     if p.is_file()})
     seconds: dict[str, float] = {}
 
     def load(record: ClipRecord) -> np.ndarray:
@@ -127,8 +133,9 @@ def extract_audio_features(manifest: Path, audio_dir: Path, root: Path, backbone
         seconds[record.clip_id] = window.audio.size / backbone.sample_rate
         return window.audio
 
-    return _extract(read_manifest(manifest), load, backbone.embed, FeatureCache(root, "audio"), backbone.config(),
-                    seconds, batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
+    config = {**backbone.config(), "tracks": tracks}
+    return _extract(records, load, backbone.embed, FeatureCache(root, "audio"), config, seconds,
+                    batch_size=batch_size, overwrite=overwrite, expected_dim=backbone.dim)
 
 
 def _extract(records: Sequence[ClipRecord], load: Callable[[ClipRecord], np.ndarray],

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 ALLOW_MISMATCH_ENV = "MMER_ALLOW_BACKBONE_MISMATCH"
 #: Backbone settings that say where its weights are on one machine, not what they compute.
 _LOCATION_KEYS = ("source",)
+#: Feature settings that extraction adds to the backbone's own (the face record, the audio tracks'
+#: formats): serving rebuilds those from the checkpoint, they are not the backbone's to compute.
+_EXTRACTION_KEYS = ("faces", "tracks")
 
 
 class FusionPredictor(Predictor):
@@ -70,6 +73,9 @@ class FusionPredictor(Predictor):
         for backbone, identity in ((self.video_backbone, video_id), (self.audio_backbone, audio_id)):
             if backbone is not None:
                 check_backbone(backbone, identity, allow_mismatch=allow_mismatch)
+        if self.audio_backbone is not None and "mp3" in (prep.get("audio_tracks") or []):
+            log.warning("this checkpoint's audio features were computed from MP3 tracks (`mmer audio --format "
+                        "mp3`); serving hears the upload's own sound, so its voice scores may differ a little")
         self.num_frames = self.video_backbone.num_frames if self.video_backbone is not None else 0
         if "video" in self.modalities:
             self._local_detector()  # a detector that cannot load here fails now, not on the first request
@@ -202,7 +208,8 @@ def check_backbone(backbone: Any, identity: dict[str, Any], *, allow_mismatch: b
     if backbone.dim != identity.get("dim"):
         raise CheckpointError(f"{backbone.name} gives {backbone.dim}-d features; the checkpoint expects "
                               f"{identity.get('dim')}")
-    recorded = {k: v for k, v in (identity.get("config") or {}).items() if k not in ("faces", *_LOCATION_KEYS)}
+    recorded = {k: v for k, v in (identity.get("config") or {}).items()
+                if k not in (*_EXTRACTION_KEYS, *_LOCATION_KEYS)}
     if not recorded:
         log.warning("the checkpoint does not record %s's settings (written by an older mmer); they are not checked",
                     backbone.name)

@@ -372,8 +372,9 @@ def _headline(result: dict[str, Any] | None) -> dict[str, float] | None:
 
 def _preprocessing(identity: dict[str, dict[str, Any] | None], window_s: float | None) -> dict[str, Any]:
     """What serving must redo as extraction did: the face record (detector and its options, stride,
-    tracking, crop geometry) and frames for video, the rate for audio, and the window length (the
-    training clips' median). A modality the model does not use contributes no keys."""
+    tracking, crop geometry) and frames for video, the rate and the tracks' formats for audio, and
+    the window length (the training clips' median). A modality the model does not use contributes
+    no keys."""
     video, audio = identity["video"], identity["audio"]
     video_cfg = (video or {}).get("config") or {}
     prep: dict[str, Any] = {}
@@ -383,6 +384,8 @@ def _preprocessing(identity: dict[str, dict[str, Any] | None], window_s: float |
                     face_margin=faces.face_margin)
     if audio is not None:
         prep["sample_rate"] = (audio.get("config") or {}).get("sample_rate")
+        if (audio.get("config") or {}).get("tracks") is not None:
+            prep["audio_tracks"] = audio["config"]["tracks"]
     if window_s is not None:
         prep["window_s"] = round(window_s, 3)
     return prep

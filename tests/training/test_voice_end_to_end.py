@@ -81,7 +81,8 @@ def test_real_speech_audio_to_an_evaluated_voice_only_model(four_actors: Path, t
     checkpoint = json.loads((run_dir / "model" / "config.json").read_text())
     assert checkpoint["backbones"]["video"] is None and checkpoint["backbones"]["audio"]["backbone"] == "logmel"
     assert checkpoint["model"]["modalities"] == ["audio"]
-    assert set(checkpoint["preprocessing"]) == {"sample_rate", "window_s"}  # nothing of faces: it reads no video
+    # Nothing of faces: it reads no video.
+    assert set(checkpoint["preprocessing"]) == {"sample_rate", "audio_tracks", "window_s"}
     assert checkpoint["preprocessing"]["sample_rate"] == 16_000
     assert 3.0 < checkpoint["preprocessing"]["window_s"] < 4.5  # RAVDESS speech: about 3.7 s a clip
 
