@@ -90,7 +90,7 @@ def test_default_scores_are_fer_probabilities_without_surprise(face_model: Defau
     answer = face_model.predict(clips["silent"], sample_frames=4).to_dict()
     sampled = media.sample_frames(clips["silent"], face_model.frame_count(media.clip_duration(clips["silent"]), 4))
     tracker = face_model.tracker()  # the main face, followed from sample to sample
-    crops = np.stack([crop_face(f, tracker.box(t, f), face_model.crop_size, 0.25)
+    crops = np.stack([crop_face(f, tracker.box(t, f), face_model.crop_size, face_model.recipe.face_margin)
                       for t, f in zip(sampled.times, sampled.frames, strict=True)])
     _, probs7 = face_model.backbone.predict(crops)
     assert face_model.face_temperature == face_model.face_card["temperature"] > 1.0
