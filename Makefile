@@ -10,7 +10,8 @@ NPM := npm --prefix $(FE) --no-audit --no-fund
 export YOLO_OFFLINE ?= 1
 
 .PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
-	test-e2e test-install lint lint-deploy run demo voice-model face-card clean
+	test-e2e test-install compose-test compose-test-if-docker docker-images lint lint-deploy run demo voice-model \
+	face-card clean
 
 setup: setup-python setup-front-end
 
@@ -44,8 +45,9 @@ api-types: setup
 	$(NPM) run typecheck
 
 ## Every test: lint (code and deployment files), the Python suite (slow tests included), the page's unit
-## tests, then the browser tests through nginx.
-test: setup weights lint lint-deploy test-python test-front-end test-e2e test-install
+## tests, the browser tests through nginx, the package installed fresh, then (when a Docker engine answers)
+## the compose stack built and run for real.
+test: setup weights lint lint-deploy test-python test-front-end test-e2e test-install compose-test-if-docker
 
 lint: setup
 	$(VENV)/bin/ruff check mmer tests preprocessing training back-end benchmarks $(FE)/e2e
@@ -71,6 +73,21 @@ test-install:
 ## with the default model (screenshots: front-end/e2e/artifacts/).
 test-e2e: setup weights setup-system build
 	MMER_PYTHON=$(abspath $(PY)) $(NPM) run test:e2e
+
+## Both images built from the working tree with this machine's pip/npm settings (scripts/docker-build.sh);
+## DOCKER_BASE=local builds them on local base images made from Debian's packages, for no Docker Hub.
+DOCKER_BASE ?= public
+docker-images:
+	./scripts/docker-build.sh $(if $(filter local,$(DOCKER_BASE)),--local-base)
+
+## The production compose stack for real (scripts/compose-test.sh): built on local base images, started
+## on loopback with no way out for the back-end, checked through nginx and in the browser, then taken down.
+compose-test: setup weights setup-system
+	VENV=$(VENV) ./scripts/compose-test.sh
+
+compose-test-if-docker:
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory compose-test; \
+	else echo "compose-test: skipped, no Docker engine answers (.ci/run starts one: scripts/start-docker.sh)"; fi
 
 ## Set up, build the page, then serve it on :8080 (API under /api) and the API on :8000 (MMER_MODEL=DIR serves a checkpoint).
 run: setup weights build

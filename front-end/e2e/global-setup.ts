@@ -5,6 +5,11 @@
  *
  * MMER_PYTHON picks the interpreter (default: the repository's .venv); the page must be built first
  * (`npm run build`; `make test` does it).
+ *
+ * MMER_E2E_BASE_URL=http://HOST:PORT runs the tests against a stack that is already up instead (the
+ * docker compose one in `make compose-test`: the page at /, the API at /api/, behind the repository's
+ * nginx.conf), whose upload limit MMER_E2E_MAX_UPLOAD_MB gives; nothing is started, and dist/ is not
+ * needed.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -35,7 +40,8 @@ const repo = path.resolve(frontEnd, "..");
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const python = process.env.MMER_PYTHON ?? path.join(repo, ".venv", "bin", "python");
-  if (!existsSync(path.join(frontEnd, "dist", "index.html"))) throw new Error("build the page first: npm run build");
+  const external = process.env.MMER_E2E_BASE_URL?.replace(/\/+$/, "");
+  if (!external && !existsSync(path.join(frontEnd, "dist", "index.html"))) throw new Error("build the page first: npm run build");
   const work = mkdtempSync(path.join(tmpdir(), "mmer-e2e-"));
   const artifacts = path.join(here, "artifacts");
   mkdirSync(artifacts, { recursive: true });
@@ -46,6 +52,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     for (const server of servers.reverse()) await stop(server);
     rmSync(work, { recursive: true, force: true });
   };
+  if (external) {
+    const maxUploadMb = Number(process.env.MMER_E2E_MAX_UPLOAD_MB ?? "100");
+    if (!(maxUploadMb > 0)) throw new Error(`MMER_E2E_MAX_UPLOAD_MB must be a positive number of MB, not ${process.env.MMER_E2E_MAX_UPLOAD_MB}`);
+    const health = await fetch(`${external}/api/health`).catch((error: unknown) => {
+      throw new Error(`the stack at ${external} does not answer: ${String(error)}`);
+    });
+    if (!health.ok) throw new Error(`${external}/api/health answered ${health.status}`);
+    project.provide("baseUrl", external);
+    project.provide("apiUrl", `${external}/api`);
+    project.provide("front", "external");
+    project.provide("maxUploadMb", maxUploadMb);
+    project.provide("fixtures", work);
+    project.provide("artifacts", artifacts);
+    return teardown;
+  }
   try {
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;

@@ -7,7 +7,8 @@ import { describe, expect, inject, it } from "vitest";
 const baseUrl = inject("baseUrl");
 const maxUploadMb = inject("maxUploadMb");
 
-describe.runIf(inject("front") === "nginx")("nginx in front of the page and the API", () => {
+// The repository's nginx.conf: run here by Debian's nginx, or by the compose stack's proxy (external).
+describe.runIf(["nginx", "external"].includes(inject("front")))("nginx in front of the page and the API", () => {
   it("serves the page at / with the security headers", async () => {
     const response = await fetch(`${baseUrl}/`);
     expect(response.status).toBe(200);
