@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make compose-test`: the production compose stack, built from the working tree and run for real.
-#   1. builds both images (scripts/docker-build.sh; --local-base unless MMER_COMPOSE_BASE=public);
+#   1. builds both images (scripts/docker-build.sh), on the local base images (--local-base) where they
+#      exist or can be made (root with debootstrap), else on the public ones (MMER_COMPOSE_BASE chooses);
 #   2. starts docker-compose.yml with docker-compose.test.yml on top (project mmer-compose-test): the
 #      back-end and the page on a network with no way out, the proxy on 127.0.0.1:${MMER_HTTP_PORT:-80};
 #   3. waits for all three to be healthy, then checks: the page at /, /api/health through nginx, the
@@ -35,12 +36,24 @@ compose+=(-p "$PROJECT" -f docker-compose.yml -f docker-compose.test.yml)
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "compose-test: FAILED: $*" >&2; exit 1; }
 
-if [ "${MMER_COMPOSE_BASE:-local}" = public ]; then
-    ./scripts/docker-build.sh
-else
-    ./scripts/docker-build.sh --local-base
-    export MMER_NGINX_IMAGE=mmer-local/nginx:bookworm
+# MMER_COMPOSE_BASE: local (the Debian-made stand-ins), public (Docker Hub's images), or auto: local
+# where they exist or can be made here (root with debootstrap), public otherwise.
+base_kind=${MMER_COMPOSE_BASE:-auto}
+if [ "$base_kind" = auto ]; then
+    base_kind=public
+    if docker image inspect mmer-local/nginx:bookworm >/dev/null 2>&1 \
+        || { [ "$(id -u)" -eq 0 ] && command -v debootstrap >/dev/null 2>&1; }; then
+        base_kind=local
+    fi
 fi
+case "$base_kind" in
+    public) ./scripts/docker-build.sh ;;
+    local)
+        ./scripts/docker-build.sh --local-base
+        export MMER_NGINX_IMAGE=mmer-local/nginx:bookworm
+        ;;
+    *) fail "MMER_COMPOSE_BASE must be auto, local or public, not $base_kind" ;;
+esac
 export MMER_TAG=${MMER_TAG:-latest} MMER_HTTP_BIND=127.0.0.1 MMER_HTTP_PORT=$PORT MMER_MAX_UPLOAD_MB=$UPLOAD_MB
 export MMER_MODEL="" MMER_API_KEY=""
 

@@ -67,6 +67,6 @@ start=$SECONDS
 seconds[frontend]=$((SECONDS - start))
 
 echo
-printf '%-24s %-40s %10s %10s\n' image base size "build (s)"
-printf '%-24s %-40s %10s %10s\n' "mmer-backend:$TAG" "$PYTHON_IMAGE" "$(image_size "mmer-backend:$TAG")" "${seconds[backend]}"
-printf '%-24s %-40s %10s %10s\n' "mmer-frontend:$TAG" "$NODE_IMAGE → $NGINX_IMAGE" "$(image_size "mmer-frontend:$TAG")" "${seconds[frontend]}"
+printf '%-22s %-62s %9s %10s\n' image base size "build (s)"
+printf '%-22s %-62s %9s %10s\n' "mmer-backend:$TAG" "$PYTHON_IMAGE" "$(image_size "mmer-backend:$TAG")" "${seconds[backend]}"
+printf '%-22s %-62s %9s %10s\n' "mmer-frontend:$TAG" "$NODE_IMAGE + $NGINX_IMAGE" "$(image_size "mmer-frontend:$TAG")" "${seconds[frontend]}"
