@@ -45,7 +45,7 @@ build_config_start() {
         BUILD_CONFIG_PID=$!
         local _
         for _ in $(seq 1 50); do
-            curl -fsS -o /dev/null "http://127.0.0.1:$port/" && break
+            curl -fs -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
             sleep 0.1
         done
     fi

