@@ -80,8 +80,9 @@ DOCKER_BASE ?= public
 docker-images:
 	./scripts/docker-build.sh $(if $(filter local,$(DOCKER_BASE)),--local-base)
 
-## The production compose stack for real (scripts/compose-test.sh): built on local base images, started
-## on loopback with no way out for the back-end, checked through nginx and in the browser, then taken down.
+## The production compose stack for real (scripts/compose-test.sh): built (on local base images where they
+## exist or can be made, MMER_COMPOSE_BASE=local|public to choose), started on loopback with no way out for
+## the back-end, checked through nginx and in the browser, then taken down.
 compose-test: setup weights setup-system
 	VENV=$(VENV) ./scripts/compose-test.sh
 

@@ -55,10 +55,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (external) {
     const maxUploadMb = Number(process.env.MMER_E2E_MAX_UPLOAD_MB ?? "100");
     if (!(maxUploadMb > 0)) throw new Error(`MMER_E2E_MAX_UPLOAD_MB must be a positive number of MB, not ${process.env.MMER_E2E_MAX_UPLOAD_MB}`);
-    const health = await fetch(`${external}/api/health`).catch((error: unknown) => {
+    const health = await fetch(`${external}/api/health`).catch(async (error: unknown) => {
+      await teardown();
       throw new Error(`the stack at ${external} does not answer: ${String(error)}`);
     });
-    if (!health.ok) throw new Error(`${external}/api/health answered ${health.status}`);
+    if (!health.ok) {
+      await teardown();
+      throw new Error(`${external}/api/health answered ${health.status}`);
+    }
     project.provide("baseUrl", external);
     project.provide("apiUrl", `${external}/api`);
     project.provide("front", "external");
