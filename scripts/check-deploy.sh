@@ -5,20 +5,15 @@
 # stack are built and run for real by `make compose-test`, the nginx configs also by the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/docker-lib.sh
 
 hadolint=${HADOLINT:-${VENV:-.venv}/bin/hadolint}
 dockerfiles=(back-end/Dockerfile front-end/Dockerfile docker/local-base/*.Dockerfile)
 "$hadolint" "${dockerfiles[@]}"
 echo "hadolint: ${dockerfiles[*]} ok"
 
-if docker compose version >/dev/null 2>&1; then
-    compose=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-    compose=(docker-compose)
-else
-    echo "no docker compose to validate the compose files with (Debian: apt-get install docker-compose)" >&2
-    exit 1
-fi
+compose_command
+compose=("${COMPOSE[@]}")
 for files in "docker-compose.yml" \
              "docker-compose.yml docker-compose.gpu.yml" \
              "docker-compose.yml docker-compose.override.yml.example" \

@@ -23,15 +23,8 @@ UPLOAD_MB=2
 base=http://127.0.0.1:$PORT
 
 docker info >/dev/null 2>&1 || { echo "compose-test: no Docker engine answers (start dockerd)" >&2; exit 1; }
-if docker compose version >/dev/null 2>&1; then
-    compose=(docker compose)
-elif command -v docker-compose >/dev/null 2>&1; then
-    compose=(docker-compose)
-else
-    echo "compose-test: needs docker compose or docker-compose" >&2
-    exit 1
-fi
-compose+=(-p "$PROJECT" -f docker-compose.yml -f docker-compose.test.yml)
+compose_command
+compose=("${COMPOSE[@]}" -p "$PROJECT" -f docker-compose.yml -f docker-compose.test.yml)
 
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "compose-test: FAILED: $*" >&2; exit 1; }

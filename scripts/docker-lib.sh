@@ -1,5 +1,8 @@
-# Shared by scripts/docker-local-base.sh, docker-build.sh and compose-test.sh (sourced, not run).
+# Shared by scripts/docker-local-base.sh, docker-build.sh, compose-test.sh and check-deploy.sh (sourced,
+# not run).
 #
+# compose_command         sets COMPOSE=(…): `docker compose` (v2) where the plugin is installed, else
+#                         Debian's `docker-compose` (v1); fails, saying what to install, with neither.
 # docker_builder          sets BUILD=(…): a BuildKit build command. The Dockerfiles mount secrets
 #                         (RUN --mount=type=secret), which the legacy builder cannot do: `docker buildx
 #                         build --load` where buildx is installed, else a client that has BuildKit built
@@ -8,6 +11,17 @@
 #                         serves its local wheel folders on loopback, and sets SECRETS=(--secret …);
 #                         the builds run with --network host so that they reach that server and the
 #                         network exactly as this machine does. build_config_stop stops the server.
+
+compose_command() {
+    if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    elif command -v docker-compose >/dev/null 2>&1; then
+        COMPOSE=(docker-compose)
+    else
+        echo "needs docker compose or docker-compose (Debian: apt-get install docker-compose)" >&2
+        return 1
+    fi
+}
 
 docker_builder() {
     local client

