@@ -70,6 +70,8 @@ class Segment(_Out):
     speech_s: float | None = Field(default=None, description="Seconds of speech the voice activity detector found.")
     dominant: str | None = Field(default=None, description="The expert that pulled the answer hardest (`face` or "
                                  "`voice`).")
+    agree: bool | None = Field(default=None, description="Whether both experts' top classes in this segment are "
+                               "its answer (default model); null where only one expert, or none, could read it.")
 
 
 class ExpertAnswer(_Out):

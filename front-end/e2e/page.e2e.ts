@@ -107,7 +107,7 @@ describe("the page, served with the real back-end", () => {
     expect(audio).toContain("Voice: used");
     expect(audio).toMatch(/s of speech, scored in [1-9]\d* of \d+ window/);
     expect(await page.getByTestId("expert-voice").textContent()).toMatch(/Voice expert: (Neutral|Happy|Sad|Angry|Fearful|Disgusted), \d+%/);
-    expect(await page.getByTestId("fusion-agree").textContent()).toMatch(/^Face and voice (agree|disagree)|^Only the (face|voice)/);
+    expect(await page.getByTestId("fusion-agree").textContent()).toMatch(/^Face and voice agree|^Face: \w+, voice: \w+ — they disagree|^Only the (face|voice)/);
 
     const lane = page.getByTestId("lane-voice");
     expect(await lane.isVisible()).toBe(true);

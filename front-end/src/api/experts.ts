@@ -4,6 +4,8 @@
  * lack. They are read through these functions, which check their shape, rather than typed into the
  * generated types: an answer without them (a checkpoint) reads as `null`, and the page draws it as before.
  */
+import { emotionName } from "@/lib/emotions";
+
 import type { ModelInfo, Prediction, Segment } from "./types";
 
 export type Scores = Record<string, number>;
@@ -43,6 +45,8 @@ export interface SegmentExperts {
   /** Seconds of speech the voice activity detector found in the segment. */
   speechS: number | null;
   dominant: ExpertName | null;
+  /** Whether both experts' top classes are the segment's answer; null where fewer than two could read it. */
+  agree: boolean | null;
 }
 
 /** A measured figure: mean and standard deviation over folds. */
@@ -82,6 +86,7 @@ export interface SegmentExpertFields {
   voice: Scores | null;
   speech_s: number;
   dominant: ExpertName | null;
+  agree?: boolean | null;
   frames?: number;
   faces?: number;
 }
@@ -151,6 +156,7 @@ export function segmentExperts(segment: Segment): SegmentExperts {
     voice: scoresOrNull(loose.voice),
     speechS: typeof loose.speech_s === "number" ? loose.speech_s : null,
     dominant: expertName(loose.dominant),
+    agree: typeof loose.agree === "boolean" ? loose.agree : null,
   };
 }
 
@@ -178,3 +184,31 @@ export const EXPERT_LABELS: Record<ExpertName, { name: string; noun: string; emp
   face: { name: "Face", noun: "the face", empty: "no face" },
   voice: { name: "Voice", noun: "the voice", empty: "no speech" },
 };
+
+/**
+ * Why log-linear pooling sided with one expert when the two disagree, in the pool's own terms: the
+ * product of the experts' probabilities picks the class whose preference survives the other's
+ * objection. The winner prefers its class to the loser's by a larger ratio than the loser prefers
+ * its own to the winner's. Null unless both read something, their top classes differ, and the
+ * answer is one of the two.
+ */
+export function disagreement(experts: Experts, answer: string): { trusted: ExpertName; other: ExpertName; text: string } | null {
+  const face = topOf(experts.face.scores);
+  const voice = topOf(experts.voice.scores);
+  if (!face || !voice || face.emotion === voice.emotion) return null;
+  const trusted: ExpertName | null = answer === face.emotion ? "face" : answer === voice.emotion ? "voice" : null;
+  if (!trusted) return null;
+  const other: ExpertName = trusted === "face" ? "voice" : "face";
+  const mineKey = trusted === "face" ? face.emotion : voice.emotion;
+  const theirsKey = trusted === "face" ? voice.emotion : face.emotion;
+  const [mine, theirs] = [emotionName(mineKey), emotionName(theirsKey)];
+  const pct = (x: number | undefined) => `${Math.round((x ?? 0) * 100)}%`;
+  const t = experts[trusted].scores ?? {};
+  const o = experts[other].scores ?? {};
+  const weighted = (experts.fusion?.weights.face ?? 1) !== (experts.fusion?.weights.voice ?? 1) ? ", after weighting" : "";
+  return {
+    trusted,
+    other,
+    text: `it prefers ${mine} to ${theirs} more strongly (${pct(t[mineKey])} to ${pct(t[theirsKey])}) than the ${other} prefers ${theirs} to ${mine} (${pct(o[theirsKey])} to ${pct(o[mineKey])})${weighted}`,
+  };
+}

@@ -5,7 +5,7 @@ import { ResultSummary } from "@/components/ResultSummary";
 import { expertPrediction, prediction } from "@/test/fakeXhr";
 
 const FACE_SAD = { NEU: 0.1, HAP: 0.05, SAD: 0.75, ANG: 0.04, FEA: 0.04, DIS: 0.02 };
-const VOICE_ANG = { NEU: 0.1, HAP: 0.05, SAD: 0.05, ANG: 0.65, FEA: 0.1, DIS: 0.05 };
+const VOICE_ANG = { NEU: 0.13, HAP: 0.05, SAD: 0.02, ANG: 0.65, FEA: 0.1, DIS: 0.05 };
 
 describe("ResultSummary with the face and voice experts", () => {
   it("says that the experts agree, which weighed most, and what each read", () => {
@@ -32,7 +32,9 @@ describe("ResultSummary with the face and voice experts", () => {
       fusion: { rule: "log-linear pooling", weights: { face: 1, voice: 1 }, dominant: "voice", agree: false },
     });
     render(<ResultSummary result={result} />);
-    expect(screen.getByTestId("fusion-agree")).toHaveTextContent("Face and voice disagree: the face reads Sad, the voice Angry.");
+    expect(screen.getByTestId("fusion-agree")).toHaveTextContent(
+      "Face: Sad, voice: Angry — they disagree; trusting the voice because it prefers Angry to Sad more strongly (65% to 2%) than the face prefers Sad to Angry (75% to 4%).",
+    );
     expect(screen.getByTestId("fusion-dominant")).toHaveTextContent("The voice weighed most in the pooled answer.");
     expect(screen.getByTestId("expert-face")).toHaveTextContent("Face expert: Sad, 75%");
     expect(within(screen.getByTestId("expert-voice")).getByText("weighed most")).toBeInTheDocument();

@@ -1,6 +1,6 @@
 import { Check, Clock, Cpu, Minus, X } from "lucide-react";
 
-import { EXPERT_LABELS, modelExperts, predictionExperts, topOf, type ExpertName, type Experts, type Figure, type ModelExperts } from "@/api/experts";
+import { disagreement, EXPERT_LABELS, modelExperts, predictionExperts, topOf, type ExpertName, type Experts, type Figure, type ModelExperts } from "@/api/experts";
 import type { Prediction } from "@/api/types";
 import { Badge } from "@/components/ui/badge";
 import { emotionColor, emotionName } from "@/lib/emotions";
@@ -56,16 +56,20 @@ function timings(result: Prediction, elapsedMs?: number): Array<[string, string,
 }
 
 /** Whether face and voice agree, and which weighed most, in words (the colours only repeat it). */
-function FusionSentence({ experts, label }: { experts: Experts; label: string }) {
+function FusionSentence({ experts, label, answer }: { experts: Experts; label: string; answer: string }) {
   const fusion = experts.fusion;
   if (!fusion) return null;
   const face = topOf(experts.face.scores);
   const voice = topOf(experts.voice.scores);
   let agree: string | null = null;
   if (fusion.agree === true) agree = `Face and voice agree: both read ${label}.`;
-  else if (fusion.agree === false && face && voice)
-    agree = `Face and voice disagree: the face reads ${emotionName(face.emotion)}, the voice ${emotionName(voice.emotion)}.`;
-  else if (fusion.agree === false) agree = "Face and voice disagree.";
+  else if (fusion.agree === false && face && voice) {
+    const why = disagreement(experts, answer);
+    const split = `Face: ${emotionName(face.emotion)}, voice: ${emotionName(voice.emotion)} — they disagree`;
+    agree = why
+      ? `${split}; trusting the ${why.trusted} because ${why.text}.`
+      : `${split}; the answer, ${label}, is the class both leave most room for.`;
+  } else if (fusion.agree === false) agree = "Face and voice disagree.";
   else if (fusion.dominant) {
     const other: ExpertName = fusion.dominant === "face" ? "voice" : "face";
     agree = `Only ${EXPERT_LABELS[fusion.dominant].noun} could be read (${EXPERT_LABELS[other].empty}), so the answer is its alone.`;
@@ -158,7 +162,7 @@ export function ResultSummary({ result, elapsedMs }: { result: Prediction; elaps
         <h3 id="modalities-heading" className="text-sm font-medium">
           {experts ? "Face and voice" : "What was read"}
         </h3>
-        {experts && <FusionSentence experts={experts} label={result.label} />}
+        {experts && <FusionSentence experts={experts} label={result.label} answer={result.emotion} />}
         <ul className="grid gap-2 sm:grid-cols-2">
           {["video", "audio"].map((modality) => {
             const state = modalityState(result, modality);

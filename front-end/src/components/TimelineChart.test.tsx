@@ -118,6 +118,7 @@ describe("TimelineChart with the face and voice experts", () => {
     expect(screen.getByTestId("tooltip-face")).toHaveTextContent("Happy 90%");
     expect(screen.getByTestId("tooltip-voice")).toHaveTextContent("no speech");
     expect(screen.queryByTestId("tooltip-dominant")).toBeNull();
+    expect(screen.queryByTestId("tooltip-disagree")).toBeNull();
 
     fireEvent.mouseMove(element, { clientX: 250 }); // the second: nothing at all
     const tooltip = screen.getByTestId("timeline-tooltip");
@@ -131,6 +132,7 @@ describe("TimelineChart with the face and voice experts", () => {
     expect(screen.getByTestId("tooltip-face")).toHaveTextContent("Neutral 60%");
     expect(screen.getByTestId("tooltip-voice")).toHaveTextContent("Happy 70%");
     expect(screen.getByTestId("tooltip-dominant")).toHaveTextContent("Voice weighed most here");
+    expect(screen.getByTestId("tooltip-disagree")).toHaveTextContent("Face and voice disagree here");
   });
 
   it("still seeks on click and from the keyboard, and tells the experts apart in words", async () => {

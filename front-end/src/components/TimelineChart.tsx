@@ -297,6 +297,11 @@ export function TimelineChart({ timeline, duration, currentTime, onSeek }: Timel
                     </div>
                   ))}
                 </dl>
+                {activeExperts.agree === false && (
+                  <p className="font-medium" data-testid="tooltip-disagree">
+                    Face and voice disagree here
+                  </p>
+                )}
                 {activeExperts.dominant && activeExperts.face && activeExperts.voice && (
                   <p className="text-muted-foreground" data-testid="tooltip-dominant">
                     {EXPERT_LABELS[activeExperts.dominant].name} weighed most here

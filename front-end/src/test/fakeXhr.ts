@@ -165,7 +165,7 @@ export function expertPrediction(overrides: Partial<Prediction> = {}): Predictio
     timeline: [
       { start: 0, end: 1, emotion: "HAP", confidence: 0.9, scores: FACE_HAP, face: FACE_HAP, voice: null, speech_s: 0, dominant: "face", frames: 11, faces: 10 },
       { start: 1, end: 2, emotion: null, confidence: null, scores: null, face: null, voice: null, speech_s: 0.05, dominant: null, frames: 11, faces: 0 },
-      { start: 2, end: 3, emotion: "HAP", confidence: 0.6, scores: FUSED_HAP, face: FACE_NEU, voice: VOICE_HAP, speech_s: 0.85, dominant: "voice", frames: 10, faces: 10 },
+      { start: 2, end: 3, emotion: "HAP", confidence: 0.6, scores: FUSED_HAP, face: FACE_NEU, voice: VOICE_HAP, speech_s: 0.85, dominant: "voice", agree: false, frames: 10, faces: 10 },
     ],
     experts: {
       face: { scores: { ...FACE_HAP, HAP: 0.72, NEU: 0.22 }, used: true, detail: "a face in 20 of 32 frames", weight: 1 },
