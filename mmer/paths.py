@@ -9,6 +9,7 @@ from pathlib import Path
 ENV_CACHE_DIR = "MMER_CACHE_DIR"
 FER_WEIGHTS_NAME = "fer_emotion.safetensors"
 MTCNN_WEIGHTS_NAME = "mtcnn_face.safetensors"
+RESEMBLYZER_WEIGHTS_NAME = "resemblyzer_encoder.safetensors"
 
 
 def cache_root() -> Path:
@@ -27,3 +28,9 @@ def default_mtcnn_path(cache_dir: Path | None = None) -> Path:
     """Where the converted MTCNN face-detector weights live (whether or not they are there yet)."""
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     return root / "mtcnn" / MTCNN_WEIGHTS_NAME
+
+
+def default_resemblyzer_path(cache_dir: Path | None = None) -> Path:
+    """Where the converted speech-encoder weights of the voice expert live (whether or not they are there yet)."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    return root / "resemblyzer" / RESEMBLYZER_WEIGHTS_NAME

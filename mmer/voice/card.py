@@ -18,7 +18,7 @@ def _hardest(cv: dict[str, Any] | None) -> list[str]:
     recall = {c: cv["pooled"]["per_class"][c]["recall"] for c in CLASSES}
     worst = sorted(recall, key=recall.get)[:2]
     names = " and ".join(f"{CLASS_NAMES[CLASSES.index(c)].lower()} (recall {recall[c]:.2f})" for c in worst)
-    lines = [f"- Its weakest classes are {names}; see the confusion above for what they are taken for."]
+    lines = [f"- On RAVDESS its weakest classes are {names}; see the confusion above for what they are taken for."]
     silent = cv["pooled"].get("no_answer", 0)
     if silent:
         lines.append(f"- The VAD misses some loud, shouted speech ({silent} of {cv['pooled']['n']} RAVDESS clips): "
@@ -26,14 +26,100 @@ def _hardest(cv: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str) -> str:
-    recipe, final = config["recipe"], config["final"]
+def _confusion(metrics: dict[str, Any], rows: list[str] | None = None) -> list[str]:
+    rows = rows or list(CLASSES)
+    lines = ["| | " + " | ".join(CLASSES) + " |", "|---|" + "---|" * len(CLASSES)]
+    return lines + [f"| {c} | " + " | ".join(str(v) for v in row) + " |"
+                    for c, row in zip(CLASSES, metrics["confusion"], strict=True) if c in rows]
+
+
+def _model_lines(config: dict[str, Any]) -> list[str]:
+    recipe, final, net = config["recipe"], config["final"], config["net"]
+    augment = (f"speed perturbation {recipe['speed']}, reverberation (RT60 {recipe['rt60_s']} s, p = "
+               f"{recipe['reverb_p']}), band-limiting (telephone 300–3400 Hz or a 2.5–6 kHz low-pass, p = "
+               f"{recipe['band_p']}), gain ±{recipe['gain_db']} dB, white or pink noise at {recipe['snr_db']} dB SNR "
+               f"(p = {recipe['noise_p']})")
+    if net["arch"] == "encoder":
+        return [
+            f"- A linear head ({config['parameters']:,} weights) over a fixed pretrained speech encoder: Resemblyzer's "
+            "voice encoder (GE2E, a 3-layer LSTM over 40 mel bands, trained by its authors to tell thousands of "
+            "speakers apart on LibriSpeech and VoxCeleb; Apache-2.0, its weights taken from the `Resemblyzer==0.1.4` "
+            "wheel on PyPI by `mmer weights fetch`). The head reads the mean and standard deviation over time of "
+            f"each layer's states ({net['input_dim']} numbers per stretch of speech), standardised with the "
+            "training set's statistics (shipped with the weights).",
+            f"- Training: class-weighted cross-entropy with an L2 penalty ({recipe['l2']}) solved to convergence "
+            "(L-BFGS). Each training clip gives its whole speech and "
+            f"{recipe['examples_per_clip']} augmented stretches of {recipe['example_s'][0]}–{recipe['example_s'][1]} s "
+            f"(a word or two): {augment}.",
+            "- Each clip is trimmed to its speech by the same Silero VAD the service uses.",
+            f"- The shipped weights: trained on {final['train_clips']} clips of the actors "
+            f"{', '.join(final['train_actors'])}; the actors {', '.join(final['val_actors'])} "
+            f"({final['val_clips']} clips, validation UAR {final['val_uar']:.3f}) are held out.",
+        ]
+    return [
+        f"- {net['arch']} with channels {net['channels']}, {config['parameters']:,} weights; input: 64-band log-mel "
+        f"(`{config['normalisation']}` normalisation); masked mean/std pooling over time.",
+        f"- Training: AdamW (lr {recipe['learning_rate']}, weight decay {recipe['weight_decay']}), one-cycle "
+        f"schedule, {recipe['epochs']} epochs at most with early stopping on validation UAR, class-weighted "
+        f"cross-entropy with label smoothing {recipe['label_smoothing']}. Augmentation: random stretches of "
+        f"{recipe['crop_s'][0]}–{recipe['crop_s'][1]} s, {augment}.",
+        f"- The shipped weights: trained on {final['train_clips']} clips; the actors "
+        f"{', '.join(final['val_actors'])} chose the epoch ({final['best_epoch']}, validation UAR "
+        f"{final['val_uar']:.3f}).",
+    ]
+
+
+def _calibration_lines(config: dict[str, Any]) -> list[str]:
+    final = config["final"]
+    calibration = final.get("calibration")
+    if calibration is None:
+        return [f"- Temperature {config['temperature']:.3f}, fitted on the held-out RAVDESS actors."]
+    return [f"- Temperature {config['temperature']:.3f}, fitted on the TurEV-DB words of "
+            f"{', '.join(calibration['speakers'])} ({calibration['words']} words, each read as an upload; only this "
+            "one number is fitted there, never a weight). On the held-out RAVDESS actors it would have been "
+            f"{final.get('temperature_ravdess_val', float('nan')):.3f}: fitted there, the voice was sure of itself "
+            "exactly where it is wrong off RAVDESS."]
+
+
+def _turev_lines(turev: dict[str, Any] | None) -> list[str]:
+    if turev is None:
+        return []
+    m = turev["metrics"]
+    rows = m["classes_present"]
+    lines = [
+        "### Off its corpus: TurEV-DB (never trained on)",
+        "",
+        f"Every word of TurEV-DB ({m['n']} single Turkish words, 6 speakers; Calm read as Neutral, no Fearful or "
+        "Disgusted words, so chance UAR is 0.25 and every FEA or DIS answer is wrong), each read as an upload. "
+        "Licence CC BY-NC-ND 4.0: measured only.",
+        "",
+        "| | WAR | UAR | macro-F1 | ECE | no answer |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in (("metrics", "all words"), ("calibration_half", "calibration speakers"),
+                       ("report_half", "the other three speakers")):
+        s = turev[key]
+        lines.append(f"| {label} ({s['n']}) | {s['war']:.3f} | {s['uar']:.3f} | {s['macro_f1']:.3f} | "
+                     + (f"{s['ece']:.3f}" if s["ece"] is not None else "n/a") + f" | {s['no_answer']} |")
+    lines += ["", f"Calibration speakers: {', '.join(turev['calibration_speakers'])}; the ECE that counts is the other "
+              "three's.", "", "Per-class recall, and the share of answers each class took:", "",
+              "| | " + " | ".join(CLASSES) + " |", "|---|" + "---|" * len(CLASSES),
+              "| recall | " + " | ".join(f"{m['per_class'][c]['recall']:.3f}" if c in rows else "—" for c in CLASSES)
+              + " |",
+              "| answers | " + " | ".join(f"{m['answers'][c]:.2f}" for c in CLASSES) + " |",
+              "", "Confusion (rows: true class, columns: predicted):", ""]
+    return lines + _confusion(m, rows) + [""]
+
+
+def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str,
+                turev: dict[str, Any] | None = None) -> str:
     lines = [
         f"# {config['name']}: the voice expert of mmer's embedded default",
         "",
-        "Six-class speech emotion (" + ", ".join(CLASSES) + ") from a stretch of speech, read by a small CNN "
-        "over a log-mel spectrogram normalised within the stretch itself. Trained from scratch here: no "
-        "pretrained speech model can be downloaded on the machines that build mmer.",
+        "Six-class speech emotion (" + ", ".join(CLASSES) + ") from a stretch of speech. "
+        + ("A pretrained speech encoder, fixed, and a linear head trained here on RAVDESS speech."
+           if config["net"]["arch"] == "encoder" else
+           "A small network over a log-mel spectrogram, trained from scratch here on RAVDESS speech."),
         "",
         "## Data and licence",
         "",
@@ -44,6 +130,8 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
         "- **Licence: CC BY-NC-SA 4.0.** These weights are an adaptation of RAVDESS: non-commercial use "
         "only, share-alike, with attribution to Livingstone & Russo (2018). mmer's code is MIT; these "
         "weights are not.",
+        *(["- The speech encoder: Resemblyzer 0.1.4 (Resemble AI), Apache-2.0, fetched from PyPI at set-up; "
+           "not part of this folder."] if config["net"]["arch"] == "encoder" else []),
         "",
         "## Reproduce",
         "",
@@ -51,26 +139,15 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
         command,
         "```",
         "",
-        "The command measures the recipe by cross-validation, trains the shipped model, and writes this "
-        "card, `config.json` and `model.safetensors` (sha256 in `config.json`).",
+        "The command measures the recipe by cross-validation, trains the shipped model, fits its temperature, "
+        "measures it on TurEV-DB, and writes this card, `config.json` and `model.safetensors` (sha256 in "
+        "`config.json`). `mmer benchmark voice --data ../shared/data` measures the shipped files again; "
+        "`benchmarks/voice_levers.py` what quieter, telephone, noisy, reverberant and one-word uploads do to it.",
         "",
         "## Model",
         "",
-        f"- {config['net']['arch']} with channels {config['net']['channels']}, {config['parameters']:,} weights; "
-        f"input: 64-band log-mel (32 ms windows, 10 ms hop, 16 kHz, per-band mean removed over the stretch "
-        f"(`{config['normalisation']}` normalisation)); masked mean/std pooling over time.",
-        f"- Training: AdamW (lr {recipe['learning_rate']}, weight decay {recipe['weight_decay']}), one-cycle "
-        f"schedule, {recipe['epochs']} epochs at most with early stopping on validation UAR (patience "
-        f"{recipe['patience']}), class-weighted cross-entropy with label smoothing {recipe['label_smoothing']}.",
-        f"- Augmentation: random {recipe['crop_s']} s crops, speed perturbation {recipe['speed']}, gain ±"
-        f"{recipe['gain_db']} dB, white or pink noise at {recipe['snr_db']} dB SNR (p = {recipe['noise_p']}), "
-        f"SpecAugment ({recipe['freq_masks']} frequency masks ≤ {recipe['freq_mask_bins']} bands, "
-        f"{recipe['time_masks']} time masks ≤ {recipe['time_mask_frames']} frames).",
-        "- Each clip is trimmed to its speech by the same Silero VAD the service uses.",
-        f"- The shipped weights: trained on {final['train_clips']} clips of the actors "
-        f"{', '.join(final['train_actors'])}; the actors {', '.join(final['val_actors'])} "
-        f"({final['val_clips']} clips) chose the epoch ({final['best_epoch']}, validation UAR "
-        f"{final['val_uar']:.3f}) and the temperature ({config['temperature']:.3f}).",
+        *_model_lines(config),
+        *_calibration_lines(config),
         "",
     ]
     if cv is not None:
@@ -79,11 +156,10 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
             "## Protocol and figures",
             "",
             f"Speaker-independent: {cv['protocol']}. For each fold the test actors are never heard in "
-            "training; the next fold's actors pick the epoch and the temperature. A test clip is read "
-            "exactly as the service reads one upload of it (the same function): the VAD over the whole "
-            "file, 3-second windows (one for a file up to 6 s), each window with speech scored from its "
-            "first to its last word, normalised within itself, and the windows averaged by their speech; "
-            "nothing from the "
+            "training; the next fold's actors are held out too (they fit the fold's temperature). A test clip is "
+            "read exactly as the service reads one upload of it (the same function): the VAD over the whole "
+            "file, 3-second windows (one for a file up to 6 s), each window with at least 0.4 s of speech "
+            "scored from its first to its last word, and the windows averaged by their speech; nothing from the "
             "speaker's other clips. A clip in which the VAD finds no speech gets no answer, as in the "
             "service, and counts as an error. Chance UAR is 0.167.",
             "",
@@ -98,7 +174,7 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
         recall = pooled["per_class"]
         silent = pooled.get("no_answer", 0)
         lines += ["", f"{silent} of {pooled['n']} test clips ({100 * silent / pooled['n']:.1f} %) got no voice "
-                  "answer (the VAD found less than 0.3 s of speech in them); they count as errors above."]
+                  "answer (the VAD found too little speech in them); they count as errors above."]
         lines += [
             "",
             "Per-class recall (all test folds pooled):",
@@ -110,27 +186,26 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str)
             "Confusion (rows: true class, columns: predicted; all test folds pooled; clips without an "
             "answer are in no column):",
             "",
-            "| | " + " | ".join(CLASSES) + " |",
-            "|---|" + "---|" * len(CLASSES),
+            *_confusion(pooled),
         ]
-        lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |"
-                  for c, row in zip(CLASSES, pooled["confusion"], strict=True)]
         ece = s["ece_after"]
         lines += [
             "",
-            f"Calibration (expected calibration error on the test folds): {_pm(ece['ece_before'])} before, "
-            f"{_pm(ece['ece_after'])} after temperature scaling.",
+            f"Calibration on RAVDESS (expected calibration error on the test folds): {_pm(ece['ece_before'])} before, "
+            f"{_pm(ece['ece_after'])} after each fold's own temperature.",
             "",
         ]
+    lines += _turev_lines(turev)
     lines += [
         "## What it cannot do",
         "",
-        "- It has heard 24 acted voices, reading two sentences in a studio. Spontaneous speech, other "
-        "languages and accents, children, phone or far-field microphones, and background noise beyond the "
-        "augmentation are outside what it was measured on; expect lower figures there.",
+        "- Its head has heard 24 acted voices, reading two sentences in a studio. Off RAVDESS it is much weaker "
+        "(TurEV above): trust it as a hint of arousal and tone, and let the face lead where both are present.",
         "- Acted emotion is exaggerated; everyday emotion is subtler and often mixed.",
         *_hardest(cv),
-        "- It reads the voice only: not the words, and not who is speaking.",
+        "- Less than 0.4 s of speech is not read (no answer, and the answer says why).",
+        "- It reads the voice only: not the words. The encoder was made to recognise speakers; the head "
+        "reads how the voice sounds, not who it is.",
         "",
     ]
     return "\n".join(lines)

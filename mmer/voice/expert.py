@@ -26,7 +26,7 @@ from mmer.labels import CLASSES
 from mmer.training.metrics import softmax
 from mmer.voice import vad
 from mmer.voice.features import SAMPLE_RATE, voice_frames
-from mmer.voice.model import VoiceNet, VoiceNetConfig
+from mmer.voice.model import VoiceNetConfig, build_voice_model
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ WINDOW_S = 3.0
 #: cutting a 5 s voice memo into 3 s + 2 s would split its one sentence.
 WHOLE_S = 6.0
 #: A window with less speech than this is not scored (a cough, a click, one syllable).
-MIN_SPEECH_S = 0.3
+MIN_SPEECH_S = 0.4
 #: Windows scored between two checks of a request's budget (a long upload's cancellation waits at most this many).
 SCORE_BATCH = 16
 
@@ -65,11 +65,22 @@ def sha256(path: Path) -> str:
     return _sha256(path)
 
 
-def speech_logits(model: VoiceNet, speech: Sequence[np.ndarray], normalisation: str) -> np.ndarray:
+def speech_logits(model: torch.nn.Module, speech: Sequence[np.ndarray], normalisation: str,
+                  encoder: torch.nn.Module | None = None) -> np.ndarray:
     """(N, 6) logits of ``model`` for stretches of speech, each read alone (no padding against the
-    others): how the service reads a window, and how the recipe's cross-validation reads a test clip."""
+    others): how the service reads a window, and how the recipe's cross-validation reads a test clip.
+    An encoder head reads the pretrained encoder's statistics of each stretch (``encoder``, default
+    the one ``mmer weights fetch`` converted); a spectrogram network its log-mel frames (``normalisation``)."""
     out = np.zeros((len(speech), len(CLASSES)), np.float32)
     model.eval()
+    if getattr(model, "config", None) is not None and model.config.arch == "encoder":
+        from mmer.voice.encoder import encoder_statistics, load_encoder
+
+        if len(speech):
+            stats = encoder_statistics(encoder if encoder is not None else load_encoder(), list(speech))
+            with torch.inference_mode():
+                out[:] = model(torch.from_numpy(stats)).numpy()
+        return out
     with torch.inference_mode():
         for i, wave in enumerate(speech):
             x = torch.from_numpy(voice_frames(wave, normalisation))[None]
@@ -92,7 +103,8 @@ def window_edges(duration: float, window_s: float = WINDOW_S) -> list[float]:
 class VoiceExpert:
     """A loaded voice model (thread-safe: inference only, no state between calls)."""
 
-    def __init__(self, directory: str | Path = DEFAULT_DIR, *, verify: bool = True) -> None:
+    def __init__(self, directory: str | Path = DEFAULT_DIR, *, verify: bool = True,
+                 cache_dir: Path | None = None) -> None:
         directory = Path(directory)
         config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
         try:
@@ -109,7 +121,7 @@ class VoiceExpert:
         self.net_config = VoiceNetConfig.from_dict(config["net"])
         self.normalisation = str(config.get("normalisation", "utterance"))
         self.temperature = float(config.get("temperature", 1.0))
-        self.model = VoiceNet(self.net_config)
+        self.model = build_voice_model(self.net_config)
         try:
             self.model.load_state_dict(load_file(str(weights_path), device="cpu"), strict=True)
         except (OSError, RuntimeError, SafetensorError) as exc:
@@ -118,6 +130,13 @@ class VoiceExpert:
         self.model.eval()
         self.directory = directory
         self.name = str(config.get("name", directory.name))
+        self.encoder = None
+        if self.net_config.arch == "encoder":
+            from mmer.paths import default_resemblyzer_path
+            from mmer.voice.encoder import load_encoder
+
+            # A missing `mmer weights fetch` fails now, saying what to run.
+            self.encoder = load_encoder(default_resemblyzer_path(cache_dir))
         vad.load()
 
     def info(self) -> dict[str, Any]:
@@ -128,7 +147,7 @@ class VoiceExpert:
 
     def logits(self, speech: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 6) logits for stretches of speech, each read alone (:func:`speech_logits`)."""
-        return speech_logits(self.model, speech, self.normalisation)
+        return speech_logits(self.model, speech, self.normalisation, self.encoder)
 
     def probabilities(self, speech: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 6) calibrated probabilities (softmax of logits / the fitted temperature)."""

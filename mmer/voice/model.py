@@ -1,9 +1,12 @@
-"""The voice expert's network: a small CNN over a log-mel spectrogram, pure ``nn.Module``.
+"""The voice expert's networks, pure ``nn.Module``s.
 
-Trained from scratch on RAVDESS speech (no pretrained speech model reaches these machines), so
-it is kept small (a few hundred thousand weights) to learn from ~1,000 clips without memorising
-the speakers. Variable-length input is pooled with masked mean and standard deviation over time,
-so a 1 s and a 6 s stretch of speech are read by the same weights.
+- ``arch="encoder"`` (shipped): :class:`EncoderHead`, a linear classifier over the statistics of a
+  pretrained speech encoder's states (:mod:`mmer.voice.encoder`). The encoder is fixed; only the
+  head (a few thousand weights) learns from RAVDESS, so it cannot memorise RAVDESS's two sentences
+  or its studio the way a network trained from the spectrogram up does.
+- ``arch="cnn"`` / ``"tdnn"``: :class:`VoiceNet`, a small network over a log-mel spectrogram,
+  trained from scratch (the first voice expert). Variable-length input is pooled with masked mean
+  and standard deviation over time, so a 1 s and a 6 s stretch of speech are read by the same weights.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from mmer.labels import NUM_CLASSES
 class VoiceNetConfig:
     """Everything that shapes the network; stored beside its weights."""
 
-    arch: str = "cnn"  # "cnn" (2-D convolutions over time × mel) or "tdnn" (1-D over time)
+    #: "encoder" (a head over a pretrained encoder's statistics), "cnn" (2-D convolutions over time ×
+    #: mel) or "tdnn" (1-D over time)
+    arch: str = "encoder"
     n_mels: int = 64
     channels: tuple[int, ...] = (12, 24, 48, 96)
     hidden: int = 128
     dropout: float = 0.3
     num_classes: int = NUM_CLASSES
+    #: "encoder" only: the width of the statistics it reads (:data:`mmer.voice.encoder.DIM`).
+    input_dim: int = 1536
 
     def to_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -96,7 +103,7 @@ class VoiceNet(nn.Module):
             self.body = nn.Sequential(*layers)
             self.stride = 1
         else:
-            raise InvalidValue(f"unknown voice architecture {config.arch!r}; choose cnn or tdnn")
+            raise InvalidValue(f"unknown voice architecture {config.arch!r} for VoiceNet; choose cnn or tdnn")
         self.head = nn.Sequential(
             nn.Linear(2 * widths[-1], config.hidden), nn.BatchNorm1d(config.hidden), nn.ReLU(),
             nn.Dropout(config.dropout), nn.Linear(config.hidden, config.num_classes))
@@ -115,3 +122,23 @@ class VoiceNet(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         return self.head(self.embed(x, lengths))
+
+
+class EncoderHead(nn.Module):
+    """(N, input_dim) encoder statistics → (N, num_classes) logits: standardised with the training
+    set's mean and spread (kept as buffers, so they ship with the weights), then linear."""
+
+    def __init__(self, config: VoiceNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("mean", torch.zeros(config.input_dim))
+        self.register_buffer("scale", torch.ones(config.input_dim))
+        self.linear = nn.Linear(config.input_dim, config.num_classes)
+
+    def forward(self, stats: Tensor) -> Tensor:
+        return self.linear((stats - self.mean) / self.scale)
+
+
+def build_voice_model(config: VoiceNetConfig) -> nn.Module:
+    """The network ``config`` describes."""
+    return EncoderHead(config) if config.arch == "encoder" else VoiceNet(config)

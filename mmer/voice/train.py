@@ -7,9 +7,12 @@ speech found by the VAD, normalised within itself (:mod:`mmer.voice.features`), 
 speaker's other clips. The shipped model is trained the same way on all folds but one (kept for
 early stopping and calibration); the K-fold figures measure the recipe that made it.
 
-Augmentation while training, all on the waveform or the spectrogram: random time shift and crop,
-speed perturbation (tempo and pitch together, which also varies the apparent speaker), gain, noise
-at a random SNR, and SpecAugment's time and frequency masks.
+Augmentation while training, all on the waveform or the spectrogram: a random crop of random length
+(half a second, a single word, up to a sentence), speed perturbation (tempo and pitch together, which
+also varies the apparent speaker), reverberation, band-limiting (telephone, or a low-pass as cheap
+microphones and codecs give), gain, noise at a random SNR, and SpecAugment's time and frequency masks.
+Each stands for a way real uploads differ from RAVDESS's studio takes; ``benchmarks/voice_levers.py``
+measures what each costs the shipped model.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +41,7 @@ from mmer.training.metrics import (
 )
 from mmer.voice import vad
 from mmer.voice.features import SAMPLE_RATE, voice_frames
-from mmer.voice.model import VoiceNet, VoiceNetConfig
+from mmer.voice.model import EncoderHead, VoiceNet, VoiceNetConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +67,31 @@ class RecipeConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-3
     label_smoothing: float = 0.1
-    crop_s: float = 2.0
-    normalisation: str = "utterance"
+    #: Each training example is a random stretch of its clip, of a length drawn from this range (s).
+    crop_s: tuple[float, float] = (0.4, 3.0)
+    normalisation: str = "level"
     # augmentation
     speed: tuple[float, float] = (0.9, 1.1)
-    gain_db: float = 6.0
+    gain_db: float = 20.0
     noise_p: float = 0.5
-    snr_db: tuple[float, float] = (10.0, 40.0)
+    snr_db: tuple[float, float] = (5.0, 40.0)
+    reverb_p: float = 0.3
+    rt60_s: tuple[float, float] = (0.2, 0.8)
+    band_p: float = 0.3
+    #: A random smooth tilt and ripple across the mel bands, up to this many dB (a microphone's response).
+    eq_db: float = 0.0
     freq_masks: int = 2
     freq_mask_bins: int = 8
     time_masks: int = 2
     time_mask_frames: int = 20
     mixup: float = 0.0
+    #: "encoder" head: besides each clip's whole speech, this many augmented random stretches of it
+    #: (every augmentation above) are read by the encoder once, each ``example_s`` long: a word or
+    #: two, since a clip's whole speech already gives the sentence (TurEV's words: median 0.75 s).
+    examples_per_clip: int = 4
+    example_s: tuple[float, float] = (0.5, 1.5)
+    #: "encoder" head: L2 penalty on its weights (per example, on standardised statistics).
+    l2: float = 0.01
     net: VoiceNetConfig = field(default_factory=VoiceNetConfig)
     threads: int = 0  # torch threads; 0 leaves torch's default
 
@@ -165,10 +181,14 @@ def augment_wave(wave: np.ndarray, cfg: RecipeConfig, rng: np.random.Generator) 
         factor = rng.uniform(lo, hi)
         n = max(2, int(len(wave) / factor))
         wave = np.interp(np.linspace(0, len(wave) - 1, n), np.arange(len(wave)), wave).astype(np.float32)
-    crop = int(cfg.crop_s * SAMPLE_RATE)
+    crop = int(rng.uniform(*cfg.crop_s) * SAMPLE_RATE)
     if len(wave) > crop:
         start = rng.integers(0, len(wave) - crop + 1)
         wave = wave[start:start + crop]
+    if rng.random() < cfg.reverb_p:
+        wave = reverberate(wave, rng.uniform(*cfg.rt60_s), rng)
+    if rng.random() < cfg.band_p:
+        wave = band_limit(wave, *((300.0, 3400.0) if rng.random() < 0.5 else (0.0, rng.uniform(2500.0, 6000.0))))
     if cfg.gain_db:
         wave = wave * np.float32(10 ** (rng.uniform(-cfg.gain_db, cfg.gain_db) / 20))
     if rng.random() < cfg.noise_p:
@@ -183,9 +203,36 @@ def augment_wave(wave: np.ndarray, cfg: RecipeConfig, rng: np.random.Generator) 
     return wave.astype(np.float32, copy=False)
 
 
+def reverberate(wave: np.ndarray, rt60_s: float, rng: np.random.Generator) -> np.ndarray:
+    """``wave`` in a room whose sound decays by 60 dB in ``rt60_s``: convolved with a synthetic
+    impulse response (the direct sound, then exponentially decaying noise), at the same loudness."""
+    n = max(1, int(rt60_s * SAMPLE_RATE))
+    rir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+    rir[0] = 1.0
+    size = len(wave) + n - 1
+    out = np.fft.irfft(np.fft.rfft(wave, size) * np.fft.rfft(rir, size), size)[:len(wave)]
+    out *= math.sqrt((float(np.mean(wave**2)) + 1e-12) / (float(np.mean(out**2)) + 1e-12))
+    return out.astype(np.float32)
+
+
+def band_limit(wave: np.ndarray, low_hz: float, high_hz: float, edge_hz: float = 150.0) -> np.ndarray:
+    """``wave`` with only ``low_hz``–``high_hz`` left (cosine edges ``edge_hz`` wide): a telephone's
+    band (300–3400 Hz) or a cheap microphone's or codec's low-pass."""
+    spectrum = np.fft.rfft(wave)
+    freqs = np.fft.rfftfreq(len(wave), 1.0 / SAMPLE_RATE)
+    rise = np.clip((freqs - low_hz + edge_hz) / edge_hz, 0.0, 1.0) if low_hz > 0 else np.ones_like(freqs)
+    fall = np.clip((high_hz + edge_hz - freqs) / edge_hz, 0.0, 1.0)
+    mask = np.sin(0.5 * np.pi * rise) ** 2 * np.sin(0.5 * np.pi * fall) ** 2
+    return np.fft.irfft(spectrum * mask, len(wave)).astype(np.float32)
+
+
 def spec_augment(x: np.ndarray, cfg: RecipeConfig, rng: np.random.Generator) -> np.ndarray:
     x = x.copy()
     t, f = x.shape
+    if cfg.eq_db:
+        bands = np.linspace(0.0, np.pi, f)
+        curve = sum(rng.uniform(-1, 1) * np.cos(k * bands) for k in (1, 2, 3))
+        x += (curve / 3 * cfg.eq_db * np.log(10) / 10).astype(np.float32)
     for _ in range(cfg.freq_masks):
         w = int(rng.integers(0, cfg.freq_mask_bins + 1))
         f0 = int(rng.integers(0, max(1, f - w)))
@@ -210,10 +257,11 @@ def _batch(frames: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass
 class FoldResult:
-    model: VoiceNet
+    model: nn.Module
     best_epoch: int
     val_uar: float
     history: list[dict]
+    val_logits: np.ndarray | None = None  # each validation clip's whole speech, for the temperature
 
 
 def predict_logits(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: str,
@@ -231,7 +279,7 @@ def predict_logits(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: s
     return logits
 
 
-def read_as_uploads(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: str,
+def read_as_uploads(model: nn.Module, clips: Sequence[VoiceClip], normalisation: str,
                     temperature: float) -> np.ndarray:
     """(N, 6) probabilities, each clip read exactly as the service reads an upload of it
     (:func:`mmer.voice.expert.read_windows`: the VAD over the whole file, 3-second windows, only
@@ -312,6 +360,94 @@ def train_model(train: Sequence[VoiceClip], val: Sequence[VoiceClip], cfg: Recip
     return FoldResult(model=model.eval(), best_epoch=best[1], val_uar=best[0], history=history)
 
 
+# --- the encoder head ----------------------------------------------------------------------------
+
+
+@dataclass
+class EncoderExamples:
+    """What the encoder made of the training material, computed once for every fold: ``stats``
+    (M, D) per example, its ``label``, the index of its ``clip``, and whether it is the clip's
+    ``whole`` speech (the rest are augmented stretches)."""
+
+    stats: np.ndarray
+    label: np.ndarray
+    clip: np.ndarray
+    whole: np.ndarray
+
+    def of(self, clip_indices: set[int], *, whole_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        keep = np.isin(self.clip, sorted(clip_indices)) & (self.whole if whole_only else True)
+        return self.stats[keep], self.label[keep]
+
+
+def encoder_examples(clips: Sequence[VoiceClip], cfg: RecipeConfig,
+                     progress: Callable[[int, int], None] | None = None) -> EncoderExamples:
+    """Each clip's whole speech and ``cfg.examples_per_clip`` augmented random stretches of it
+    (:func:`augment_wave`: a word to a sentence long, reverberant, band-limited, noisy, …), read by
+    the speech encoder. Seeded per clip, so the examples do not depend on which clips are read."""
+    from mmer.voice.encoder import encoder_statistics, load_encoder
+
+    encoder = load_encoder()
+    stretch = replace(cfg, crop_s=cfg.example_s)
+    stats, label, clip, whole = [], [], [], []
+    for i, c in enumerate(clips):
+        rng = np.random.default_rng([cfg.seed, i])
+        pieces = [c.wave] + [augment_wave(c.wave, stretch, rng) for _ in range(cfg.examples_per_clip)]
+        stats.append(encoder_statistics(encoder, pieces))
+        label += [c.label] * len(pieces)
+        clip += [i] * len(pieces)
+        whole += [True] + [False] * cfg.examples_per_clip
+        if progress is not None:
+            progress(i + 1, len(clips))
+    return EncoderExamples(np.concatenate(stats), np.array(label), np.array(clip), np.array(whole))
+
+
+def train_head(x: np.ndarray, y: np.ndarray, cfg: RecipeConfig) -> EncoderHead:
+    """The linear head on ``x`` (encoder statistics) → ``y``: class-balanced cross-entropy with an L2
+    penalty, a convex problem solved to convergence (L-BFGS, full batch): no epochs to choose."""
+    head = EncoderHead(replace(cfg.net, input_dim=x.shape[1]))
+    head.mean.copy_(torch.from_numpy(x.mean(axis=0)))
+    head.scale.copy_(torch.from_numpy(x.std(axis=0) + 1e-5))
+    counts = np.bincount(y, minlength=NUM_CLASSES).astype(np.float64)
+    weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / NUM_CLASSES, dtype=torch.float32)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(y.astype(np.int64))
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    optimiser = torch.optim.LBFGS(head.linear.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-6,
+                                  line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = loss_fn(head(xt), yt) + cfg.l2 * head.linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return head.eval()
+
+
+def fit_head(clips: Sequence[VoiceClip], train: set[int], val: set[int], cfg: RecipeConfig,
+             examples: EncoderExamples) -> FoldResult:
+    head = train_head(*examples.of(train), cfg)
+    x_val, y_val = examples.of(val, whole_only=True)
+    with torch.inference_mode():
+        logits = head(torch.from_numpy(x_val)).numpy()
+    uar = classification_metrics(y_val, logits.argmax(1))["uar"] if len(y_val) else float("nan")
+    return FoldResult(model=head, best_epoch=0, val_uar=uar, history=[], val_logits=logits)
+
+
+def _fit(clips: Sequence[VoiceClip], train: set[str], val: set[str], cfg: RecipeConfig, *, seed: int, tag: str,
+         examples: EncoderExamples | None) -> FoldResult:
+    """One model of the recipe, on the clips of the ``train`` actors, with the ``val`` actors'
+    logits (their whole speech) for the temperature."""
+    if examples is not None:
+        return fit_head(clips, {i for i, c in enumerate(clips) if c.actor in train},
+                        {i for i, c in enumerate(clips) if c.actor in val}, cfg, examples)
+    fit = [c for c in clips if c.actor in train]
+    held = [c for c in clips if c.actor in val]
+    result = train_model(fit, held, cfg, seed=seed, tag=tag)
+    result.val_logits = predict_logits(result.model, held, cfg.normalisation)
+    return result
+
+
 def fold_plan(actors: Sequence[str], k: int, seed: int) -> list[tuple[set[str], set[str], set[str]]]:
     """(train, val, test) actor sets per fold: test fold k, validation fold k+1."""
     folds = actor_folds(sorted(set(actors)), k, seed)
@@ -323,21 +459,30 @@ def fold_plan(actors: Sequence[str], k: int, seed: int) -> list[tuple[set[str], 
     return plan
 
 
-def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig) -> dict:
+def progress_log(what: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        if done % 200 == 0 or done == total:
+            log.info("%s: %d of %d clips", what, done, total)
+    return report
+
+
+def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig, examples: EncoderExamples | None = None) -> dict:
     """The model card's figures: per fold and mean ± std over folds, pooled confusion, calibration."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     folds = []
     all_true: list[int] = []
     all_pred: list[int] = []
+    if examples is None and cfg.net.arch == "encoder":
+        examples = encoder_examples(clips, cfg, progress_log("encoder examples"))
     for i, (train_actors, val_actors, test_actors) in enumerate(fold_plan([c.actor for c in clips], cfg.folds,
                                                                           cfg.seed)):
-        train = [c for c in clips if c.actor in train_actors]
         val = [c for c in clips if c.actor in val_actors]
         test = [c for c in clips if c.actor in test_actors]
         t0 = time.perf_counter()
-        result = train_model(train, val, cfg, seed=cfg.seed * 100 + i, tag=f"fold {i + 1}/{cfg.folds} ")
-        temperature = fit_temperature(predict_logits(result.model, val, cfg.normalisation), [c.label for c in val])
+        result = _fit(clips, train_actors, val_actors, cfg, seed=cfg.seed * 100 + i, tag=f"fold {i + 1}/{cfg.folds} ",
+                      examples=examples)
+        temperature = fit_temperature(result.val_logits, [c.label for c in val])
         y = np.array([c.label for c in test])
         raw = read_as_uploads(result.model, test, cfg.normalisation, 1.0)
         calibrated = read_as_uploads(result.model, test, cfg.normalisation, temperature)
@@ -365,7 +510,8 @@ def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig) -> dict:
 # --- the shipped model ----------------------------------------------------------------------------
 
 
-def fit_final(clips: Sequence[VoiceClip], cfg: RecipeConfig) -> tuple[VoiceNet, float, dict]:
+def fit_final(clips: Sequence[VoiceClip], cfg: RecipeConfig,
+              examples: EncoderExamples | None = None) -> tuple[nn.Module, float, dict]:
     """The model that ships: trained on all actors but one fold, which picks the epoch and the
     temperature (so the calibration is fitted on speakers the model never heard)."""
     if cfg.threads:
@@ -374,16 +520,40 @@ def fit_final(clips: Sequence[VoiceClip], cfg: RecipeConfig) -> tuple[VoiceNet, 
     val_actors = folds[0]
     train = [c for c in clips if c.actor not in val_actors]
     val = [c for c in clips if c.actor in val_actors]
-    result = train_model(train, val, cfg, seed=cfg.seed * 100 + 99, tag="final ")
-    logits = predict_logits(result.model, val, cfg.normalisation)
-    temperature = fit_temperature(logits, [c.label for c in val])
+    if examples is None and cfg.net.arch == "encoder":
+        examples = encoder_examples(clips, cfg, progress_log("encoder examples"))
+    result = _fit(clips, {c.actor for c in train}, set(val_actors), cfg, seed=cfg.seed * 100 + 99, tag="final ",
+                  examples=examples)
+    temperature = fit_temperature(result.val_logits, [c.label for c in val])
     final = {"val_actors": sorted(val_actors), "train_actors": sorted({c.actor for c in train}),
              "best_epoch": result.best_epoch, "val_uar": result.val_uar, "train_clips": len(train),
              "val_clips": len(val)}
     return result.model, temperature, final
 
 
-def save_voice_model(model: VoiceNet, cfg: RecipeConfig, temperature: float, out_dir: str | Path, *,
+def calibrate_off_corpus(model: nn.Module, cfg: RecipeConfig, data: Path,
+                         speakers: Sequence[str]) -> dict:
+    """The temperature fitted on the TurEV-DB words of ``speakers`` (in ``data``), each read as an
+    upload: where the voice must be calibrated is off its training corpus, and RAVDESS's own
+    validation actors, who speak its two sentences in its studio, make it look surer than it is
+    elsewhere. Returns the temperature and what it was fitted on."""
+    from mmer.datasets.turev import load_turev
+
+    words = [w for w in load_turev(data) if w.speaker in set(speakers)]
+    if not words:
+        raise InvalidValue(f"no TurEV-DB words of {', '.join(speakers)} in {data}")
+    clips = [VoiceClip(w.clip_id, w.speaker, w.label_id, np.zeros(0, np.float32), w.path) for w in words]
+    probs = read_as_uploads(model, clips, cfg.normalisation, 1.0)
+    heard = ~np.isnan(probs).any(axis=1)
+    # One window per word: the log of its probabilities are its logits up to a constant.
+    logits = np.log(np.clip(probs[heard], 1e-12, 1.0))
+    labels = [c.label for c, h in zip(clips, heard, strict=True) if h]
+    return {"temperature": fit_temperature(logits, labels), "data": "TurEV-DB",
+            "speakers": sorted(set(speakers)), "words": int(heard.sum()),
+            "protocol": "each word read as an upload; temperature by NLL over the words heard"}
+
+
+def save_voice_model(model: nn.Module, cfg: RecipeConfig, temperature: float, out_dir: str | Path, *,
                      name: str, data: str, figures: dict, final: dict) -> Path:
     """Write ``model.safetensors`` and ``config.json`` (with the weights' sha256) atomically."""
     import json
@@ -398,8 +568,9 @@ def save_voice_model(model: VoiceNet, cfg: RecipeConfig, temperature: float, out
     weights = out / WEIGHTS_NAME
     with atomic_path(weights) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    net = model.config if isinstance(model, EncoderHead) else cfg.net
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "data": data,
-              "classes": list(CLASSES), "net": cfg.net.to_dict(), "normalisation": cfg.normalisation,
+              "classes": list(CLASSES), "net": net.to_dict(), "normalisation": cfg.normalisation,
               "sample_rate": SAMPLE_RATE, "temperature": temperature, "recipe": cfg.to_dict(), "final": final,
               "figures": figures, "parameters": sum(p.numel() for p in model.parameters()),
               "sha256": sha256(weights)}

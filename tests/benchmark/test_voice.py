@@ -1,4 +1,4 @@
-"""`mmer benchmark voice`: the shipped voice expert on real RAVDESS speech, read as uploads."""
+"""`mmer benchmark voice`: the shipped voice expert on real RAVDESS speech and TurEV-DB, read as uploads."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from mmer.cli import main
 
 
 @pytest.mark.slow
-def test_the_shipped_voice_expert_on_its_held_out_actors(shared_data: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_shipped_voice_expert_on_its_held_out_actors_and_on_turev(shared_data: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["benchmark", "voice", "--data", str(shared_data), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["held_out"] and len(result["actors"]) == 4 and result["metrics"]["n"] == 4 * 52
-    assert result["metrics"]["uar"] > 0.5 and 0 <= result["ece"] < 0.3  # chance is 1/6
-    assert main(["benchmark", "voice", "--data", str(shared_data / "ravdess-speech-16k"), "--actors", "3"]) == 0
+    ravdess, turev = result["ravdess"], result["turev"]
+    assert ravdess["held_out"] and len(ravdess["actors"]) == 4 and ravdess["metrics"]["n"] == 4 * 52
+    assert ravdess["metrics"]["uar"] > 0.5 and 0 <= ravdess["metrics"]["ece"] < 0.3  # chance is 1/6
+    assert turev["metrics"]["n"] == 1735 and turev["metrics"]["classes_present"] == ["NEU", "HAP", "SAD", "ANG"]
+    assert turev["calibration_half"]["n"] + turev["report_half"]["n"] == 1735
+    assert turev["metrics"]["uar"] > 0.25  # chance on its four classes
+    assert max(turev["metrics"]["answers"].values()) <= 0.4  # no collapse onto one class
+    assert main(["benchmark", "voice", "--data", str(shared_data / "ravdess-speech-16k"), "--actors", "3",
+                 "--no-turev"]) == 0
     out = capsys.readouterr().out
-    assert "the actors asked for: 03 (52 files" in out and "confusion" in out
+    assert "the actors asked for: 03 (52 files)" in out and "confusion" in out and "TurEV" not in out
 
 
 def test_a_folder_without_ravdess_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,3 +28,17 @@ def test_config_round_trips_and_rejects_unknown_architectures() -> None:
     assert VoiceNetConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown voice architecture"):
         VoiceNet(VoiceNetConfig(arch="lstm"))
+
+
+def test_the_encoder_head_standardises_with_its_own_buffers_then_classifies() -> None:
+    from mmer.voice.model import EncoderHead, build_voice_model
+
+    config = VoiceNetConfig(arch="encoder", input_dim=8)
+    head = build_voice_model(config)
+    assert isinstance(head, EncoderHead) and isinstance(build_voice_model(VoiceNetConfig(arch="cnn")), VoiceNet)
+    head.mean.fill_(2.0)
+    head.scale.fill_(4.0)
+    x = torch.randn(5, 8)
+    expected = head.linear((x - 2.0) / 4.0)
+    torch.testing.assert_close(head(x), expected)
+    assert set(head.state_dict()) == {"mean", "scale", "linear.weight", "linear.bias"}  # the statistics ship too
