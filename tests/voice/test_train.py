@@ -107,22 +107,21 @@ def test_augmentations_keep_length_and_loudness_where_they_should() -> None:
 
 
 @pytest.mark.slow
-def test_the_encoder_recipe_beats_chance_on_turev(ravdess: Path, shared_data: Path, tmp_path: Path,
-                                                  fer_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The shipped recipe on a reduced budget (8 RAVDESS actors, one augmented stretch per clip) heard
-    nothing Turkish, yet reads TurEV-DB's words (every 6th, as uploads) above chance (UAR 0.25)."""
-    from mmer.datasets.turev import load_turev
-
+def test_the_encoder_recipe_learns_emotion_from_speakers_it_never_hears(ravdess: Path, tmp_path: Path,
+                                                                        fer_cache: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped recipe on a reduced budget (4 training actors, one augmented stretch per clip):
+    two unseen actors' files, read as uploads, well above chance (1/6)."""
     monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
-    clips, failures = train.load_clips(_items(ravdess, list(range(1, 9))), cache=tmp_path)
+    clips, failures = train.load_clips(_items(ravdess, list(range(1, 7))), cache=tmp_path)
     assert not failures
     cfg = replace(train.RecipeConfig(), examples_per_clip=1)
-    examples = train.encoder_examples(clips, cfg)
-    assert examples.stats.shape == (2 * len(clips), 1536) and examples.whole.sum() == len(clips)
+    fit = [c for c in clips if c.actor not in {"ravdess_05", "ravdess_06"}]
+    test = [c for c in clips if c.actor in {"ravdess_05", "ravdess_06"}]
+    examples = train.encoder_examples(fit, cfg)
+    assert examples.stats.shape == (2 * len(fit), 1536) and examples.whole.sum() == len(fit)
     head = train.train_head(examples.stats, examples.label, cfg)
-    words = load_turev(shared_data)[::6]
-    tests = [train.VoiceClip(w.clip_id, w.speaker, w.label_id, np.zeros(0, np.float32), w.path) for w in words]
-    probs = train.read_as_uploads(head, tests, cfg.normalisation, 1.0)
+    probs = train.read_as_uploads(head, test, cfg.normalisation, 1.0)
     predicted = np.where(np.isnan(probs).any(axis=1), -1, np.nan_to_num(probs).argmax(axis=1))
-    metrics = classification_metrics([w.label_id for w in words], predicted, abstain=True)
-    assert metrics["uar"] > 0.25, metrics
+    metrics = classification_metrics([c.label for c in test], predicted, abstain=True)
+    assert metrics["uar"] > 0.35, metrics
