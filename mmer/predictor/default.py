@@ -150,7 +150,7 @@ class DefaultPredictor(Predictor):
             if voice_ok:
                 voice_detail = f"{total_speech:.1f} s of speech, scored in {scored} of {len(voice[0])} window(s)"
             elif total_speech > 0:
-                voice_detail = (f"only {total_speech:.1f} s of speech: too little to read the voice from (it needs "
+                voice_detail = (f"only {total_speech:.2f} s of speech: too little to read the voice from (it needs "
                                 f"{MIN_SPEECH_S} s in a window)")
             else:
                 voice_detail = "no speech found in the sound (silence, music or noise is not scored)"
