@@ -424,8 +424,8 @@ def train_head(x: np.ndarray, y: np.ndarray, cfg: RecipeConfig) -> EncoderHead:
     return head.eval()
 
 
-def fit_head(clips: Sequence[VoiceClip], train: set[int], val: set[int], cfg: RecipeConfig,
-             examples: EncoderExamples) -> FoldResult:
+def fit_head(train: set[int], val: set[int], cfg: RecipeConfig, examples: EncoderExamples) -> FoldResult:
+    """The head on the examples of the ``train`` clips (indices), with the ``val`` clips' whole-speech logits."""
     head = train_head(*examples.of(train), cfg)
     x_val, y_val = examples.of(val, whole_only=True)
     with torch.inference_mode():
@@ -439,7 +439,7 @@ def _fit(clips: Sequence[VoiceClip], train: set[str], val: set[str], cfg: Recipe
     """One model of the recipe, on the clips of the ``train`` actors, with the ``val`` actors'
     logits (their whole speech) for the temperature."""
     if examples is not None:
-        return fit_head(clips, {i for i, c in enumerate(clips) if c.actor in train},
+        return fit_head({i for i, c in enumerate(clips) if c.actor in train},
                         {i for i, c in enumerate(clips) if c.actor in val}, cfg, examples)
     fit = [c for c in clips if c.actor in train]
     held = [c for c in clips if c.actor in val]
