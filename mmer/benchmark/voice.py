@@ -56,7 +56,8 @@ def read_files(paths: Sequence[Path], probabilities: Callable[[np.ndarray], np.n
 
 def score(truth: Sequence[int], probs: np.ndarray) -> dict[str, Any]:
     """Metrics of answers ``probs`` (NaN rows: no answer, an error) against ``truth``: the usual
-    figures, ECE over the answered files, and the share of answers each class took."""
+    figures, ECE and the mean top-class confidence over the answered files, and the share of answers
+    each class took."""
     truth = np.asarray(truth)
     heard = ~np.isnan(probs).any(axis=1)
     predicted = np.where(heard, np.nan_to_num(probs).argmax(axis=1), -1)
@@ -64,6 +65,7 @@ def score(truth: Sequence[int], probs: np.ndarray) -> dict[str, Any]:
     counts = np.bincount(predicted[heard], minlength=len(CLASSES))
     metrics["answers"] = {c: float(counts[i] / max(1, heard.sum())) for i, c in enumerate(CLASSES)}
     metrics["ece"] = expected_calibration_error(probs[heard], truth[heard]) if heard.any() else None
+    metrics["confidence"] = float(probs[heard].max(axis=1).mean()) if heard.any() else None
     return metrics
 
 
@@ -123,8 +125,8 @@ def benchmark_voice(data: Path, actors: list[str] | None = None, *, directory: P
 def _table(title: str, m: dict[str, Any]) -> list[str]:
     present = m["classes_present"]
     lines = [title, f"WAR {m['war']:.3f}  UAR {m['uar']:.3f}  macro-F1 {m['macro_f1']:.3f}  ECE "
-             + (f"{m['ece']:.3f}" if m["ece"] is not None else "n/a") + f"  ({m['n']} files, {m['no_answer']} "
-             "without speech heard)",
+             + (f"{m['ece']:.3f}  mean confidence {m['confidence']:.3f}" if m["ece"] is not None else "n/a")
+             + f"  ({m['n']} files, {m['no_answer']} without speech heard)",
              "recall  " + "  ".join(f"{c} {m['per_class'][c]['recall']:.3f}" for c in present),
              "answers " + "  ".join(f"{c} {m['answers'][c]:.2f}" for c in CLASSES),
              "confusion (rows true, columns predicted)", " " * 6 + "".join(f"{c:>6}" for c in CLASSES)]

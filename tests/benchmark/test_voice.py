@@ -17,7 +17,9 @@ def test_the_shipped_voice_expert_on_its_held_out_actors_and_on_turev(shared_dat
     result = json.loads(capsys.readouterr().out)
     ravdess, turev = result["ravdess"], result["turev"]
     assert ravdess["held_out"] and len(ravdess["actors"]) == 4 and ravdess["metrics"]["n"] == 4 * 52
-    assert ravdess["metrics"]["uar"] > 0.5 and 0 <= ravdess["metrics"]["ece"] < 0.3  # chance is 1/6
+    # Chance is 1/6. Its temperature is fitted off RAVDESS, so on RAVDESS's own actors it is under-confident
+    # (right more often than it says): a large ECE there is the price of honest confidences elsewhere.
+    assert ravdess["metrics"]["uar"] > 0.5 and ravdess["metrics"]["confidence"] < ravdess["metrics"]["war"]
     assert turev["metrics"]["n"] == 1735 and turev["metrics"]["classes_present"] == ["NEU", "HAP", "SAD", "ANG"]
     assert turev["calibration_half"]["n"] + turev["report_half"]["n"] == 1735
     # Off RAVDESS the voice is still weak (issue 21: UAR 0.22, chance 0.25), but it no longer collapses
