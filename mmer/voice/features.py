@@ -11,7 +11,7 @@ by a speaker's other recordings, which an upload does not have, would not be rep
 means removed, the input is then the same whatever the recording's gain. With the fixed floor
 (``"utterance"``, the first recipe), a quiet recording (RAVDESS sits near −42 dBFS) had its
 quiet bands and pauses pressed onto the floor, and the same clip 20 dB quieter read differently
-(held-out RAVDESS UAR 0.727 → 0.634, measured by ``benchmarks/voice_levers.py``).
+(held-out RAVDESS UAR 0.727 → 0.661, measured by ``benchmarks/voice_levers.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mmer.errors import InvalidValue
 from mmer.features.audio_stats import HOP, N_MELS, SAMPLE_RATE, mel_filterbank, mel_power
 
 FRAME_RATE = SAMPLE_RATE / HOP  # 100 frames a second
-NORMALISATIONS = ("level", "shape", "utterance", "none")
+NORMALISATIONS = ("level", "utterance", "none")
 #: How far below the stretch's loudest mel bin the log is floored ("level" normalisation).
 FLOOR_DB = 80.0
 
@@ -34,15 +34,13 @@ def voice_frames(wave: np.ndarray, normalisation: str = "level") -> np.ndarray:
     if normalisation not in NORMALISATIONS:
         raise InvalidValue(f"unknown normalisation {normalisation!r}; choose one of {', '.join(NORMALISATIONS)}")
     power = mel_power(wave, _FILTERS)
-    if normalisation in ("level", "shape"):
+    if normalisation == "level":
         floor = float(power.max(initial=0.0)) * 10 ** (-FLOOR_DB / 10) + 1e-20
         x = np.log(power + floor)
     else:
         x = np.log(power + 1e-6)
     if normalisation in ("level", "utterance"):
         x = x - x.mean(axis=0, keepdims=True)
-    elif normalisation == "shape":
-        x = x - x.mean()
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

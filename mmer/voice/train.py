@@ -78,8 +78,6 @@ class RecipeConfig:
     reverb_p: float = 0.3
     rt60_s: tuple[float, float] = (0.2, 0.8)
     band_p: float = 0.3
-    #: A random smooth tilt and ripple across the mel bands, up to this many dB (a microphone's response).
-    eq_db: float = 0.0
     freq_masks: int = 2
     freq_mask_bins: int = 8
     time_masks: int = 2
@@ -229,10 +227,6 @@ def band_limit(wave: np.ndarray, low_hz: float, high_hz: float, edge_hz: float =
 def spec_augment(x: np.ndarray, cfg: RecipeConfig, rng: np.random.Generator) -> np.ndarray:
     x = x.copy()
     t, f = x.shape
-    if cfg.eq_db:
-        bands = np.linspace(0.0, np.pi, f)
-        curve = sum(rng.uniform(-1, 1) * np.cos(k * bands) for k in (1, 2, 3))
-        x += (curve / 3 * cfg.eq_db * np.log(10) / 10).astype(np.float32)
     for _ in range(cfg.freq_masks):
         w = int(rng.integers(0, cfg.freq_mask_bins + 1))
         f0 = int(rng.integers(0, max(1, f - w)))
