@@ -11,7 +11,8 @@ voice recording with the same label, muxed into an MP4 and sent through the embe
 Each answer carries what each expert said and the fused scores, so one call gives all three
 readings. A face the detector misses, or a voice without speech, leaves that expert without an
 answer (counted wrong for it); the fused answer is then the other's. Prints, per half: WAR, UAR
-and ECE of the face, the voice and the fused answer, and how often the experts agreed.
+and ECE of the face, the voice and the fused answer, how often the experts agreed, and where they
+disagree how sure the fused answer is against how often it is right.
 
     .venv/bin/python benchmarks/fusion_av.py [--data ../shared/data] [--per-half 120] [--seed 0]
 """
@@ -36,9 +37,11 @@ from mmer.datasets.turev import load_turev
 from mmer.labels import CLASSES
 from mmer.media.encode import write_video
 from mmer.predictor import load_predictor
+from mmer.predictor.answer import InputError
 from mmer.predictor.default import DefaultPredictor
 from mmer.training.metrics import classification_metrics, expected_calibration_error
 
+log = logging.getLogger(__name__)
 FPS = 10
 SIDE = 192  # the 48-pixel face, four times larger, on a 320×240 frame
 
@@ -98,18 +101,27 @@ def main() -> None:
         clip = Path(tmp) / "clip.mp4"
         for half, items in voices(args.data, held_out, args.per_half, rng).items():
             truth, read = [], {"face": [], "voice": [], "fused": []}
-            agree, t0 = 0, time.perf_counter()
+            agree, conflict, t0 = 0, [], time.perf_counter()
             for path, label in items:
                 audio = media.decode_audio(path, 16_000)
                 image = frame_of(faces.images[rng.choice(by_class[label])])
                 write_video(clip, [image] * max(2, int(np.ceil(len(audio) / 16_000 * FPS))), FPS, audio=audio,
                             sample_rate=16_000)
-                answer = predictor.predict(clip).to_dict()
                 truth.append(label)
+                try:
+                    answer = predictor.predict(clip).to_dict()
+                except InputError as exc:  # no face found and no speech heard: no reader answers
+                    log.info("%s: %s", path.name, exc)
+                    for reader in read.values():
+                        reader.append(None)
+                    continue
                 read["face"].append(_scores(answer["experts"]["face"]["scores"]))
                 read["voice"].append(_scores(answer["experts"]["voice"]["scores"]))
                 read["fused"].append(_scores(answer["scores"]))
                 agree += bool(answer["fusion"]["agree"])
+                if answer["fusion"]["agree"] is False:  # both spoke and differ: is the fused answer still sure?
+                    fused = read["fused"][-1]
+                    conflict.append((float(fused.max()), int(np.argmax(fused)) == label))
             for reader, probs in read.items():
                 war, uar, ece = _summary(truth, probs)
                 missing = sum(p is None for p in probs)
@@ -117,6 +129,10 @@ def main() -> None:
                       + f" | {war:.3f} | {uar:.3f} | {ece:.3f} |", flush=True)
             seconds = time.perf_counter() - t0
             print(f"| {half} | | experts agree on {agree / len(truth):.0%} of clips; {seconds:.0f} s | | | |")
+            if conflict:
+                sure, right = np.array(conflict).T
+                print(f"| {half} | {len(conflict)} | fused, where the experts disagree: mean confidence "
+                      f"{sure.mean():.2f}, right {right.mean():.2f} | | | |")
 
 
 if __name__ == "__main__":

@@ -278,10 +278,12 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
 
     from mmer.datasets import read_manifest
     from mmer.fsutil import write_text_atomic
+    from mmer.voice.calibration import Calibration
     from mmer.voice.card import render_card
     from mmer.voice.expert import CONFIG_NAME
     from mmer.voice.model import VoiceNetConfig
     from mmer.voice.train import (
+        Readings,
         RecipeConfig,
         calibrate_off_corpus,
         cross_validate,
@@ -296,7 +298,8 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
     if args.actors:
         keep = sorted({r.actor for r in records})[:args.actors]
         records = [r for r in records if r.actor in keep]
-    net = VoiceNetConfig(arch=args.arch, **({"channels": tuple(args.channels)} if args.channels else {}))
+    net = VoiceNetConfig(arch=args.arch, subspace=args.subspace if args.arch == "encoder" else 0,
+                         **({"channels": tuple(args.channels)} if args.channels else {}))
     cfg = RecipeConfig(folds=args.folds, seed=args.seed, epochs=args.epochs, threads=args.threads, net=net)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -311,7 +314,8 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
     for clip_id, error in failures[:_MAX_LISTED_FAILURES]:
         print(f"  {clip_id}: {error}", file=sys.stderr)
     examples = encoder_examples(clips, cfg, progress_log("encoder examples")) if cfg.net.arch == "encoder" else None
-    cv = None if args.no_cv else cross_validate(clips, cfg, examples)
+    unseen: list = []  # every actor read by a cross-validation model that never heard them
+    cv = None if args.no_cv else cross_validate(clips, cfg, examples, collect=unseen)
     if cv is not None:
         s = cv["summary"]
         print(f"{cv['protocol']}: WAR {s['war']['mean']:.3f} ± {s['war']['std']:.3f}, UAR {s['uar']['mean']:.3f} ± "
@@ -321,17 +325,24 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
             return EXIT_FAILED_ITEMS if failures else EXIT_OK
     model, temperature, final = fit_final(clips, cfg, examples)
     final["temperature_ravdess_val"] = temperature
+    calibration = Calibration(temperature)
     if args.calibration_data is not None:
         from mmer.benchmark.voice import TUREV_CALIBRATION_SPEAKERS
 
-        final["calibration"] = calibrate_off_corpus(model, cfg, args.calibration_data, TUREV_CALIBRATION_SPEAKERS)
-        temperature = final["calibration"]["temperature"]
+        in_corpus = None
+        if unseen:  # not the shipped model's validation actors: its figures are read on them
+            in_corpus = Readings.join(unseen).without_actors(final["val_actors"])
+        final["calibration"] = calibrate_off_corpus(model, cfg, args.calibration_data, TUREV_CALIBRATION_SPEAKERS,
+                                                    in_corpus=in_corpus,
+                                                    reference=final.get("unfamiliarity_reference", 0.0))
+        calibration = Calibration(final["calibration"]["temperature"], final["calibration"]["slope"],
+                                  final["calibration"]["reference"])
     figures: dict = {}
     if cv is not None:
         figures["protocol"] = cv["protocol"]
         for key in ("war", "uar", "macro_f1"):
             figures[key] = {"mean": round(cv["summary"][key]["mean"], 4), "std": round(cv["summary"][key]["std"], 4)}
-    out = save_voice_model(model, cfg, temperature, args.output, name=args.name, data=args.data_name,
+    out = save_voice_model(model, cfg, calibration, args.output, name=args.name, data=args.data_name,
                            figures=figures, final=final)
     config = json.loads((out / CONFIG_NAME).read_text())
     if cv is not None:
@@ -350,7 +361,8 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
             write_json_atomic(out / CONFIG_NAME, config)
     write_text_atomic(out / "MODEL_CARD.md", render_card(config, cv, " ".join(["mmer", *sys.argv[1:]])
                       if args.command_line is None else args.command_line, turev))
-    print(f"voice model: {out} (temperature {temperature:.3f})")
+    slope = f", growing {calibration.slope:.3f} per unit of unfamiliarity" if calibration.slope else ""
+    print(f"voice model: {out} (temperature {calibration.temperature:.3f}{slope})")
     return EXIT_FAILED_ITEMS if failures else EXIT_OK
 
 
@@ -596,12 +608,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="encoder: a head over the pretrained speech encoder (default); cnn, tdnn: a network over "
                    "the log-mel spectrogram, trained from scratch")
     p.add_argument("--channels", type=_positive_int, nargs="+", help="widths of its layers (default 12 24 48 96)")
+    p.add_argument("--subspace", type=int, default=32,
+                   help="encoder: principal directions of the training statistics kept to measure how unfamiliar "
+                   "a voice is, which raises its temperature (0: one temperature for every voice)")
     p.add_argument("--cache", type=Path, help="folder keeping each clip's speech after decode + VAD, so reruns and "
                    "resumed runs start training at once (default: <manifest>.speech/ beside the manifest)")
     p.add_argument("--no-cache", action="store_true", help="decode every clip again, keep nothing")
     p.add_argument("--calibration-data", type=Path,
-                   help="fit the shipped temperature on TurEV-DB's calibration speakers (turev-speech-16k or its "
-                   "parent) instead of RAVDESS's validation actors; only the temperature, never the weights")
+                   help="fit the shipped calibration on TurEV-DB's calibration speakers (turev-speech-16k or its "
+                   "parent) and on the cross-validation's unseen actors, instead of one temperature on RAVDESS's "
+                   "validation actors; only the calibration, never the weights")
     p.add_argument("--no-cv", action="store_true", help="skip the cross-validation (no figures in the card)")
     p.add_argument("--cv-only", action="store_true", help="only measure the recipe; write no model")
     p.add_argument("--name", default="voice-ravdess", help="model name")

@@ -25,7 +25,11 @@ class ExpertInfo(_Out):
     name: str = Field(description="The expert's model.")
     data: str | None = Field(default=None, description="What it was trained on.")
     calibrated: bool = Field(description="Whether its probabilities are temperature-calibrated.")
-    temperature: float = Field(description="The temperature its answers are divided by (log space).")
+    temperature: float = Field(description="The temperature its answers are divided by (log space); the voice's "
+                               "is that of a familiar voice, see `calibration`.")
+    calibration: dict[str, Any] | None = Field(
+        default=None, description="The voice only: its temperature per window, T = temperature · exp(slope · "
+        "(unfamiliarity − reference)), growing with how far the voice lies from what it was trained on.")
     figures: dict[str, Any] = Field(description="Headline figures from its model card (e.g. UAR).")
     model_card: str = Field(description="Where its model card is, in the repository.")
 

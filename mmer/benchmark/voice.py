@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = ("each file read as an upload (VAD, 3 s windows or one up to 6 s, speech only); "
             "no speech heard counts as an error")
-#: The TurEV speakers the shipped voice's temperature is fitted on; the others report calibration.
+#: The TurEV speakers the shipped voice's calibration is fitted on; the others report calibration.
 TUREV_CALIBRATION_SPEAKERS = ("turev_1157", "turev_1358", "turev_6783")
 
 

@@ -74,11 +74,30 @@ def _calibration_lines(config: dict[str, Any]) -> list[str]:
     calibration = final.get("calibration")
     if calibration is None:
         return [f"- Temperature {config['temperature']:.3f}, fitted on the held-out RAVDESS actors."]
-    return [f"- Temperature {config['temperature']:.3f}, fitted on the TurEV-DB words of "
-            f"{', '.join(calibration['speakers'])} ({calibration['words']} words, each read as an upload; only this "
-            "one number is fitted there, never a weight). On the held-out RAVDESS actors it would have been "
-            f"{final.get('temperature_ravdess_val', float('nan')):.3f}: fitted there, the voice was sure of itself "
-            "exactly where it is wrong off RAVDESS."]
+    fitted_on = (f"the TurEV-DB words of {', '.join(calibration['speakers'])} ({calibration['words']} words) read "
+                 "by the shipped model")
+    if calibration.get("ravdess_clips"):
+        fitted_on += (f" and {calibration['ravdess_clips']} RAVDESS clips of "
+                      f"{len(calibration['ravdess_actors'])} actors, each read by a cross-validation model that never "
+                      "heard them (not the shipped model's validation actors), the two sets weighted equally")
+    lines = []
+    if calibration.get("slope", 0.0) > 0:
+        ref = calibration["reference"]
+        shift = f"d {'+' if ref < 0 else '−'} {abs(ref):.3f}"
+        lines.append(f"- Temperature per window, growing with how unfamiliar the voice is: T = "
+                     f"{calibration['temperature']:.3f} · exp({calibration['slope']:.3f} · ({shift})), where d is "
+                     "the log mean squared part of the window's "
+                     f"standardised encoder statistics outside the {config['net'].get('subspace', 0)} principal "
+                     "directions of the training examples, and the reference is a typical training example's d "
+                     "(`mmer/voice/calibration.py`).")
+    else:
+        lines.append(f"- Temperature {calibration['temperature']:.3f} for every window.")
+    single = calibration.get("single_temperature", float("nan"))
+    lines.append(f"- Fitted by NLL on {fitted_on}; every clip read as an upload; no weight is fitted there. One "
+                 f"temperature fitted on the same data would be {single:.3f}; on the held-out RAVDESS actors alone "
+                 f"{final.get('temperature_ravdess_val', float('nan')):.3f} "
+                 "(sure of itself exactly where it is wrong off RAVDESS).")
+    return lines
 
 
 def _turev_lines(turev: dict[str, Any] | None) -> list[str]:
@@ -139,7 +158,7 @@ def render_card(config: dict[str, Any], cv: dict[str, Any] | None, command: str,
         command,
         "```",
         "",
-        "The command measures the recipe by cross-validation, trains the shipped model, fits its temperature, "
+        "The command measures the recipe by cross-validation, trains the shipped model, fits its calibration, "
         "measures it on TurEV-DB, and writes this card, `config.json` and `model.safetensors` (sha256 in "
         "`config.json`). `mmer benchmark voice --data ../shared/data` measures the shipped files again; "
         "`benchmarks/voice_levers.py` what quieter, telephone, noisy, reverberant and one-word uploads do to it.",

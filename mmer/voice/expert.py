@@ -25,8 +25,9 @@ from mmer.features.base import BackboneUnavailable
 from mmer.labels import CLASSES
 from mmer.training.metrics import softmax
 from mmer.voice import vad
+from mmer.voice.calibration import Calibration
 from mmer.voice.features import SAMPLE_RATE, voice_frames
-from mmer.voice.model import VoiceNetConfig, build_voice_model
+from mmer.voice.model import EncoderHead, VoiceNetConfig, build_voice_model
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +66,43 @@ def sha256(path: Path) -> str:
     return _sha256(path)
 
 
-def speech_logits(model: torch.nn.Module, speech: Sequence[np.ndarray], normalisation: str,
-                  encoder: torch.nn.Module | None = None) -> np.ndarray:
+def speech_readings(model: torch.nn.Module, speech: Sequence[np.ndarray], normalisation: str,
+                    encoder: torch.nn.Module | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(N, 6) logits of ``model`` for stretches of speech, each read alone (no padding against the
-    others): how the service reads a window, and how the recipe's cross-validation reads a test clip.
-    An encoder head reads the pretrained encoder's statistics of each stretch (``encoder``, default
-    the one ``mmer weights fetch`` converted); a spectrogram network its log-mel frames (``normalisation``)."""
+    others): how the service reads a window, and how the recipe's cross-validation reads a test clip;
+    and (N,) how unfamiliar each stretch is (:meth:`EncoderHead.unfamiliarity`; None where the model
+    cannot say). An encoder head reads the pretrained encoder's statistics of each stretch
+    (``encoder``, default the one ``mmer weights fetch`` converted); a spectrogram network its log-mel
+    frames (``normalisation``)."""
     out = np.zeros((len(speech), len(CLASSES)), np.float32)
     model.eval()
-    if getattr(model, "config", None) is not None and model.config.arch == "encoder":
+    if isinstance(model, EncoderHead):
         from mmer.voice.encoder import encoder_statistics, load_encoder
 
-        if len(speech):
-            stats = encoder_statistics(encoder if encoder is not None else load_encoder(), list(speech))
-            with torch.inference_mode():
-                out[:] = model(torch.from_numpy(stats)).numpy()
-        return out
+        if not len(speech):
+            return out, (np.zeros(0, np.float32) if model.config.subspace else None)
+        stats = torch.from_numpy(encoder_statistics(encoder if encoder is not None else load_encoder(), list(speech)))
+        with torch.inference_mode():
+            out[:] = model(stats).numpy()
+            distance = model.unfamiliarity(stats)
+        return out, (None if distance is None else distance.numpy())
     with torch.inference_mode():
         for i, wave in enumerate(speech):
             x = torch.from_numpy(voice_frames(wave, normalisation))[None]
             out[i] = model(x, torch.tensor([x.shape[1]]))[0].numpy()
-    return out
+    return out, None
+
+
+def speech_logits(model: torch.nn.Module, speech: Sequence[np.ndarray], normalisation: str,
+                  encoder: torch.nn.Module | None = None) -> np.ndarray:
+    """(N, 6) logits of ``model`` for stretches of speech (:func:`speech_readings`)."""
+    return speech_readings(model, speech, normalisation, encoder)[0]
+
+
+def calibrated(logits: np.ndarray, unfamiliarity: np.ndarray | None, calibration: Calibration) -> np.ndarray:
+    """(N, 6) probabilities: each row's softmax at its own temperature (:mod:`mmer.voice.calibration`)."""
+    temps = calibration.temperatures(unfamiliarity, len(logits))
+    return softmax(np.asarray(logits, np.float64) / temps[:, None])
 
 
 def window_edges(duration: float, window_s: float = WINDOW_S) -> list[float]:
@@ -120,7 +137,8 @@ class VoiceExpert:
         self.config = config
         self.net_config = VoiceNetConfig.from_dict(config["net"])
         self.normalisation = str(config.get("normalisation", "utterance"))
-        self.temperature = float(config.get("temperature", 1.0))
+        self.calibration = Calibration.from_config(config)
+        self.temperature = self.calibration.temperature
         self.model = build_voice_model(self.net_config)
         try:
             self.model.load_state_dict(load_file(str(weights_path), device="cpu"), strict=True)
@@ -142,7 +160,8 @@ class VoiceExpert:
     def info(self) -> dict[str, Any]:
         """Identity and headline figures, for ``GET /`` and every answer."""
         return {"name": self.name, "data": self.config.get("data"), "calibrated": True,
-                "temperature": self.temperature, "figures": self.config.get("figures", {}),
+                "temperature": self.temperature, "calibration": self.calibration.to_dict(),
+                "figures": self.config.get("figures", {}),
                 "model_card": "mmer/assets/" + self.directory.name + "/MODEL_CARD.md"}
 
     def logits(self, speech: Sequence[np.ndarray]) -> np.ndarray:
@@ -150,10 +169,11 @@ class VoiceExpert:
         return speech_logits(self.model, speech, self.normalisation, self.encoder)
 
     def probabilities(self, speech: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 6) calibrated probabilities (softmax of logits / the fitted temperature)."""
+        """(N, 6) calibrated probabilities: softmax of logits over each window's temperature, which
+        grows with how unfamiliar its voice is (:mod:`mmer.voice.calibration`)."""
         if not len(speech):
             return np.zeros((0, len(CLASSES)))
-        return softmax(self.logits(speech), self.temperature)
+        return calibrated(*speech_readings(self.model, speech, self.normalisation, self.encoder), self.calibration)
 
     def windows(self, wave: np.ndarray, duration: float | None = None, window_s: float = WINDOW_S, *,
                 budget: Budget | None = None) -> tuple[list[VoiceWindow], list[vad.Speech]]:

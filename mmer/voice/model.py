@@ -34,6 +34,9 @@ class VoiceNetConfig:
     num_classes: int = NUM_CLASSES
     #: "encoder" only: the width of the statistics it reads (:data:`mmer.voice.encoder.DIM`).
     input_dim: int = 1536
+    #: "encoder" only: how many principal directions of the training statistics the head keeps to
+    #: measure how unfamiliar a voice is (:meth:`EncoderHead.unfamiliarity`); 0 keeps none.
+    subspace: int = 0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
@@ -126,17 +129,35 @@ class VoiceNet(nn.Module):
 
 class EncoderHead(nn.Module):
     """(N, input_dim) encoder statistics → (N, num_classes) logits: standardised with the training
-    set's mean and spread (kept as buffers, so they ship with the weights), then linear."""
+    set's mean and spread (kept as buffers, so they ship with the weights), then linear. With a
+    ``subspace``, it also keeps the training statistics' principal directions (``basis``) to say how
+    unfamiliar a voice is, which sets how sure its answer may be (:mod:`mmer.voice.calibration`)."""
 
     def __init__(self, config: VoiceNetConfig) -> None:
         super().__init__()
         self.config = config
         self.register_buffer("mean", torch.zeros(config.input_dim))
         self.register_buffer("scale", torch.ones(config.input_dim))
+        if config.subspace:
+            self.register_buffer("basis", torch.zeros(config.subspace, config.input_dim))
         self.linear = nn.Linear(config.input_dim, config.num_classes)
 
+    def standardise(self, stats: Tensor) -> Tensor:
+        return (stats - self.mean) / self.scale
+
     def forward(self, stats: Tensor) -> Tensor:
-        return self.linear((stats - self.mean) / self.scale)
+        return self.linear(self.standardise(stats))
+
+    def unfamiliarity(self, stats: Tensor) -> Tensor | None:
+        """(N,) log of the mean squared part of the standardised statistics that lies outside the
+        training set's principal subspace: low for voices like the training material, high for other
+        languages, speakers, rooms and channels (a test in ``tests/voice/test_train.py`` holds it to
+        TurEV-DB's words against unseen RAVDESS actors). None without a subspace."""
+        if not self.config.subspace:
+            return None
+        z = self.standardise(stats)
+        residual = z - (z @ self.basis.T) @ self.basis
+        return torch.log(residual.pow(2).mean(dim=-1) + 1e-12)
 
 
 def build_voice_model(config: VoiceNetConfig) -> nn.Module:

@@ -36,10 +36,10 @@ from mmer.training.metrics import (
     classification_metrics,
     expected_calibration_error,
     fit_temperature,
-    softmax,
     summarize_folds,
 )
 from mmer.voice import vad
+from mmer.voice.calibration import Calibration, fit_calibration
 from mmer.voice.features import SAMPLE_RATE, voice_frames
 from mmer.voice.model import EncoderHead, VoiceNet, VoiceNetConfig
 
@@ -273,26 +273,91 @@ def predict_logits(model: VoiceNet, clips: Sequence[VoiceClip], normalisation: s
     return logits
 
 
-def read_as_uploads(model: nn.Module, clips: Sequence[VoiceClip], normalisation: str,
-                    temperature: float) -> np.ndarray:
-    """(N, 6) probabilities, each clip read exactly as the service reads an upload of it
+@dataclass
+class Readings:
+    """Clips read as uploads, kept per scored window so that any calibration can be applied later:
+    each window's ``logits``, ``unfamiliarity`` (None: the model cannot say), seconds of speech and
+    the index of its clip; each clip's label and actor."""
+
+    logits: np.ndarray
+    unfamiliarity: np.ndarray | None
+    speech_s: np.ndarray
+    clip: np.ndarray
+    labels: np.ndarray
+    actors: np.ndarray
+
+    def probabilities(self, calibration: Calibration) -> np.ndarray:
+        """(N, 6) each clip's answer as the service gives it (:func:`clip_probabilities`: windows
+        averaged by seconds of speech); a row of NaN where no window had speech."""
+        from mmer.voice.expert import calibrated
+
+        probs = calibrated(self.logits, self.unfamiliarity, calibration)
+        out = np.full((len(self.labels), NUM_CLASSES), np.nan)
+        weights = np.maximum(self.speech_s, 1e-3)
+        for i in np.unique(self.clip):
+            w = self.clip == i
+            out[i] = (probs[w] * weights[w, None]).sum(axis=0) / weights[w].sum()
+        return out
+
+    def windows(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(logits, unfamiliarity, labels) of every window: what a calibration is fitted on."""
+        return self.logits, self.unfamiliarity, self.labels[self.clip]
+
+    def without_actors(self, actors: Sequence[str]) -> Readings:
+        """The readings of every clip not spoken by ``actors``."""
+        keep = ~np.isin(self.actors, list(actors))
+        new_index = np.cumsum(keep) - 1
+        w = keep[self.clip]
+        return Readings(self.logits[w], None if self.unfamiliarity is None else self.unfamiliarity[w],
+                        self.speech_s[w], new_index[self.clip[w]], self.labels[keep], self.actors[keep])
+
+    @staticmethod
+    def join(parts: Sequence[Readings]) -> Readings:
+        offsets = np.cumsum([0] + [len(r.labels) for r in parts])
+        d = [r.unfamiliarity for r in parts]
+        return Readings(np.concatenate([r.logits for r in parts]),
+                        None if any(x is None for x in d) else np.concatenate(d),
+                        np.concatenate([r.speech_s for r in parts]),
+                        np.concatenate([r.clip + o for r, o in zip(parts, offsets, strict=False)]),
+                        np.concatenate([r.labels for r in parts]), np.concatenate([r.actors for r in parts]))
+
+
+def read_uploads(model: nn.Module, clips: Sequence[VoiceClip], normalisation: str,
+                 encoder: nn.Module | None = None) -> Readings:
+    """Each clip read exactly as the service reads an upload of it
     (:func:`mmer.voice.expert.read_windows`: the VAD over the whole file, 3-second windows, only
-    windows with speech scored, averaged by speech); a row of NaN where no window had speech (the
-    service gives no voice answer there)."""
-    from mmer.voice.expert import clip_probabilities, read_windows, speech_logits
+    windows with speech scored), keeping every scored window's reading (:class:`Readings`)."""
+    from mmer.voice.expert import read_windows, speech_readings
 
-    def probabilities(pieces: list[np.ndarray]) -> np.ndarray:
-        return softmax(speech_logits(model, pieces, normalisation), temperature)
-
-    out = np.full((len(clips), NUM_CLASSES), np.nan)
+    logits, distances, seconds, index = [], [], [], []
     for i, clip in enumerate(clips):
         if clip.path is None:
             raise InvalidValue(f"{clip.clip_id}: no file to read it from as an upload")
-        windows, _ = read_windows(media.decode_audio(clip.path, SAMPLE_RATE), probabilities)
-        probs = clip_probabilities(windows)
-        if probs is not None:
-            out[i] = probs
-    return out
+
+        def record(pieces: list[np.ndarray]) -> np.ndarray:
+            z, d = speech_readings(model, pieces, normalisation, encoder)
+            logits.append(z)
+            distances.append(d)
+            return z
+
+        windows, _ = read_windows(media.decode_audio(clip.path, SAMPLE_RATE), record)
+        for w in windows:
+            if w.probs is not None:
+                seconds.append(w.speech_s)
+                index.append(i)
+    unknown = any(d is None for d in distances)
+    return Readings(np.concatenate(logits) if logits else np.zeros((0, NUM_CLASSES), np.float32),
+                    None if unknown else np.concatenate(distances) if distances else np.zeros(0),
+                    np.array(seconds, np.float64), np.array(index, np.int64),
+                    np.array([c.label for c in clips], np.int64), np.array([c.actor for c in clips]))
+
+
+def read_as_uploads(model: nn.Module, clips: Sequence[VoiceClip], normalisation: str,
+                    temperature: float) -> np.ndarray:
+    """(N, 6) probabilities, each clip read as the service reads an upload of it
+    (:func:`read_uploads`) at one ``temperature``; a row of NaN where no window had speech (the
+    service gives no voice answer there)."""
+    return read_uploads(model, clips, normalisation).probabilities(Calibration(temperature))
 
 
 def train_model(train: Sequence[VoiceClip], val: Sequence[VoiceClip], cfg: RecipeConfig, *, seed: int,
@@ -401,6 +466,9 @@ def train_head(x: np.ndarray, y: np.ndarray, cfg: RecipeConfig) -> EncoderHead:
     head = EncoderHead(replace(cfg.net, input_dim=x.shape[1]))
     head.mean.copy_(torch.from_numpy(x.mean(axis=0)))
     head.scale.copy_(torch.from_numpy(x.std(axis=0) + 1e-5))
+    if head.config.subspace:  # the training statistics' principal directions, for unfamiliarity
+        z = head.standardise(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+        head.basis.copy_(torch.linalg.svd(z - z.mean(dim=0), full_matrices=False).Vh[:head.config.subspace])
     counts = np.bincount(y, minlength=NUM_CLASSES).astype(np.float64)
     weights = torch.tensor(counts.sum() / np.maximum(counts, 1) / NUM_CLASSES, dtype=torch.float32)
     xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(y.astype(np.int64))
@@ -460,8 +528,11 @@ def progress_log(what: str) -> Callable[[int, int], None]:
     return report
 
 
-def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig, examples: EncoderExamples | None = None) -> dict:
-    """The model card's figures: per fold and mean ± std over folds, pooled confusion, calibration."""
+def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig, examples: EncoderExamples | None = None, *,
+                   collect: list[Readings] | None = None) -> dict:
+    """The model card's figures: per fold and mean ± std over folds, pooled confusion, calibration.
+    ``collect`` receives each fold's test readings (every actor read by a model that never heard
+    them: a development set for the shipped calibration, :func:`calibrate_off_corpus`)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     folds = []
@@ -478,8 +549,11 @@ def cross_validate(clips: Sequence[VoiceClip], cfg: RecipeConfig, examples: Enco
                       examples=examples)
         temperature = fit_temperature(result.val_logits, [c.label for c in val])
         y = np.array([c.label for c in test])
-        raw = read_as_uploads(result.model, test, cfg.normalisation, 1.0)
-        calibrated = read_as_uploads(result.model, test, cfg.normalisation, temperature)
+        readings = read_uploads(result.model, test, cfg.normalisation)
+        if collect is not None:
+            collect.append(readings)
+        raw = readings.probabilities(Calibration(1.0))
+        calibrated = readings.probabilities(Calibration(temperature))
         heard = ~np.isnan(raw).any(axis=1)
         predicted = np.where(heard, np.nan_to_num(calibrated).argmax(1), -1)
         metrics = classification_metrics(y, predicted, abstain=True)
@@ -522,32 +596,46 @@ def fit_final(clips: Sequence[VoiceClip], cfg: RecipeConfig,
     final = {"val_actors": sorted(val_actors), "train_actors": sorted({c.actor for c in train}),
              "best_epoch": result.best_epoch, "val_uar": result.val_uar, "train_clips": len(train),
              "val_clips": len(val)}
+    if isinstance(result.model, EncoderHead) and result.model.config.subspace and examples is not None:
+        x, _ = examples.of({i for i, c in enumerate(clips) if c.actor not in val_actors})
+        with torch.inference_mode():
+            d = result.model.unfamiliarity(torch.from_numpy(x))
+        final["unfamiliarity_reference"] = float(d.median())  # a typical training example's
     return result.model, temperature, final
 
 
-def calibrate_off_corpus(model: nn.Module, cfg: RecipeConfig, data: Path,
-                         speakers: Sequence[str]) -> dict:
-    """The temperature fitted on the TurEV-DB words of ``speakers`` (in ``data``), each read as an
-    upload: where the voice must be calibrated is off its training corpus, and RAVDESS's own
-    validation actors, who speak its two sentences in its studio, make it look surer than it is
-    elsewhere. Returns the temperature and what it was fitted on."""
+def calibrate_off_corpus(model: nn.Module, cfg: RecipeConfig, data: Path, speakers: Sequence[str], *,
+                         in_corpus: Readings | None = None, reference: float = 0.0) -> dict:
+    """The shipped calibration (:mod:`mmer.voice.calibration`), fitted on the TurEV-DB words of
+    ``speakers`` (in ``data``) read as uploads by ``model``, and on ``in_corpus``: RAVDESS actors
+    read by cross-validation models that never heard them. Where the voice must be calibrated is
+    off its training corpus as well as on it: one temperature fitted on RAVDESS alone makes it sure
+    of itself where it is wrong, one fitted on TurEV alone makes it flat where it is right. Where the
+    model measures unfamiliarity, the temperature grows with it; else one temperature is fitted.
+    Returns the calibration and what it was fitted on."""
     from mmer.datasets.turev import load_turev
 
     words = [w for w in load_turev(data) if w.speaker in set(speakers)]
     if not words:
         raise InvalidValue(f"no TurEV-DB words of {', '.join(speakers)} in {data}")
     clips = [VoiceClip(w.clip_id, w.speaker, w.label_id, np.zeros(0, np.float32), w.path) for w in words]
-    probs = read_as_uploads(model, clips, cfg.normalisation, 1.0)
-    heard = ~np.isnan(probs).any(axis=1)
-    # One window per word: the log of its probabilities are its logits up to a constant.
-    logits = np.log(np.clip(probs[heard], 1e-12, 1.0))
-    labels = [c.label for c, h in zip(clips, heard, strict=True) if h]
-    return {"temperature": fit_temperature(logits, labels), "data": "TurEV-DB",
-            "speakers": sorted(set(speakers)), "words": int(heard.sum()),
-            "protocol": "each word read as an upload; temperature by NLL over the words heard"}
+    turev = read_uploads(model, clips, cfg.normalisation)
+    groups = [turev.windows()]
+    if in_corpus is not None:
+        groups.append(in_corpus.windows())
+    with_slope = isinstance(model, EncoderHead) and bool(model.config.subspace)
+    calibration = fit_calibration(groups, reference, with_slope=with_slope)
+    single = fit_calibration(groups, reference, with_slope=False)
+    return {**calibration.to_dict(), "data": "TurEV-DB" + (" + RAVDESS (cross-validation)" if in_corpus else ""),
+            "speakers": sorted(set(speakers)), "words": int(len(np.unique(turev.clip))),
+            "ravdess_clips": int(len(np.unique(in_corpus.clip))) if in_corpus is not None else 0,
+            "ravdess_actors": sorted(set(in_corpus.actors.tolist())) if in_corpus is not None else [],
+            "single_temperature": single.temperature,
+            "protocol": "each clip read as an upload; NLL over the windows heard, each development set weighted "
+                        "equally"}
 
 
-def save_voice_model(model: nn.Module, cfg: RecipeConfig, temperature: float, out_dir: str | Path, *,
+def save_voice_model(model: nn.Module, cfg: RecipeConfig, calibration: Calibration, out_dir: str | Path, *,
                      name: str, data: str, figures: dict, final: dict) -> Path:
     """Write ``model.safetensors`` and ``config.json`` (with the weights' sha256) atomically."""
     import json
@@ -565,7 +653,8 @@ def save_voice_model(model: nn.Module, cfg: RecipeConfig, temperature: float, ou
     net = model.config if isinstance(model, EncoderHead) else cfg.net
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "data": data,
               "classes": list(CLASSES), "net": net.to_dict(), "normalisation": cfg.normalisation,
-              "sample_rate": SAMPLE_RATE, "temperature": temperature, "recipe": cfg.to_dict(), "final": final,
+              "sample_rate": SAMPLE_RATE, "temperature": calibration.temperature,
+              "calibration": calibration.to_dict(), "recipe": cfg.to_dict(), "final": final,
               "figures": figures, "parameters": sum(p.numel() for p in model.parameters()),
               "sha256": sha256(weights)}
     json.dumps(config)  # fail before writing anything if a value is not JSON

@@ -17,9 +17,10 @@ def test_the_shipped_voice_expert_on_its_held_out_actors_and_on_turev(shared_dat
     result = json.loads(capsys.readouterr().out)
     ravdess, turev = result["ravdess"], result["turev"]
     assert ravdess["held_out"] and len(ravdess["actors"]) == 4 and ravdess["metrics"]["n"] == 4 * 52
-    # Chance is 1/6. Its temperature is fitted off RAVDESS, so on RAVDESS's own actors it is under-confident
-    # (right more often than it says): a large ECE there is the price of honest confidences elsewhere.
-    assert ravdess["metrics"]["uar"] > 0.5 and ravdess["metrics"]["confidence"] < ravdess["metrics"]["war"]
+    # Chance is 1/6. Its temperature grows with how unfamiliar a voice is (fitted on other RAVDESS actors
+    # and three TurEV speakers), so its confidences hold on RAVDESS's unseen actors and off RAVDESS alike,
+    # and it is far surer at home than on Turkish words (one temperature could not do both).
+    assert ravdess["metrics"]["uar"] > 0.5 and ravdess["metrics"]["ece"] <= 0.1
     assert turev["metrics"]["n"] == 1735 and turev["metrics"]["classes_present"] == ["NEU", "HAP", "SAD", "ANG"]
     assert turev["calibration_half"]["n"] + turev["report_half"]["n"] == 1735
     # Off RAVDESS the voice is still weak (issue 21: UAR 0.22, chance 0.25), but it no longer collapses
@@ -27,6 +28,7 @@ def test_the_shipped_voice_expert_on_its_held_out_actors_and_on_turev(shared_dat
     # temperature was not fitted on.
     assert turev["metrics"]["uar"] > 0.2 and max(turev["metrics"]["answers"].values()) <= 0.4
     assert turev["report_half"]["ece"] <= 0.08
+    assert ravdess["metrics"]["confidence"] > turev["metrics"]["confidence"] + 0.2
     assert main(["benchmark", "voice", "--data", str(shared_data / "ravdess-speech-16k"), "--actors", "3",
                  "--no-turev"]) == 0
     out = capsys.readouterr().out

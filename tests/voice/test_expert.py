@@ -85,7 +85,11 @@ def test_the_card_is_the_one_its_run_wrote() -> None:
     turev = json.loads((DEFAULT_DIR / "turev.json").read_text())
     assert (DEFAULT_DIR / "MODEL_CARD.md").read_text() == render_card(config, cv, "make voice-model", turev)
     assert config["figures"]["turev"]["uar"] == round(turev["metrics"]["uar"], 4)
-    assert turev["metrics"]["n"] == 1735 and config["final"]["calibration"]["data"] == "TurEV-DB"
+    assert turev["metrics"]["n"] == 1735
+    calibration = config["final"]["calibration"]
+    assert calibration["data"] == "TurEV-DB + RAVDESS (cross-validation)" and calibration["slope"] > 0
+    assert config["calibration"]["slope"] == calibration["slope"]
+    assert not set(calibration["ravdess_actors"]) & set(config["final"]["val_actors"])  # its figures' actors
     assert len(cv["folds"]) == 6 and sum(f["clips"] for f in cv["folds"]) == 1248
     for key in ("war", "uar", "macro_f1"):
         assert config["figures"][key]["mean"] == round(cv["summary"][key]["mean"], 4)
