@@ -93,12 +93,6 @@ def speech_readings(model: torch.nn.Module, speech: Sequence[np.ndarray], normal
     return out, None
 
 
-def speech_logits(model: torch.nn.Module, speech: Sequence[np.ndarray], normalisation: str,
-                  encoder: torch.nn.Module | None = None) -> np.ndarray:
-    """(N, 6) logits of ``model`` for stretches of speech (:func:`speech_readings`)."""
-    return speech_readings(model, speech, normalisation, encoder)[0]
-
-
 def calibrated(logits: np.ndarray, unfamiliarity: np.ndarray | None, calibration: Calibration) -> np.ndarray:
     """(N, 6) probabilities: each row's softmax at its own temperature (:mod:`mmer.voice.calibration`)."""
     temps = calibration.temperatures(unfamiliarity, len(logits))
@@ -163,10 +157,6 @@ class VoiceExpert:
                 "temperature": self.temperature, "calibration": self.calibration.to_dict(),
                 "figures": self.config.get("figures", {}),
                 "model_card": "mmer/assets/" + self.directory.name + "/MODEL_CARD.md"}
-
-    def logits(self, speech: Sequence[np.ndarray]) -> np.ndarray:
-        """(N, 6) logits for stretches of speech, each read alone (:func:`speech_logits`)."""
-        return speech_logits(self.model, speech, self.normalisation, self.encoder)
 
     def probabilities(self, speech: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 6) calibrated probabilities: softmax of logits over each window's temperature, which
