@@ -10,6 +10,10 @@ FER2013 is an image corpus, not clips with actors, so it has no manifest: it is 
 measure the face expert (see :mod:`mmer.benchmark.face`). Labels stay in the dataset's own seven
 classes, which is also the face model's output order; :func:`six_labels` maps them onto
 :data:`mmer.labels.CLASSES`, dropping surprise exactly as :func:`mmer.features.fer.to_six` does.
+
+Beside the folders, ``ferplus.csv`` holds the FER+ relabelling: ten annotators' votes per image
+(:func:`load_ferplus_votes`), read as soft targets (:func:`ferplus_soft`) or as FER+'s majority
+(:func:`ferplus_majority`), the cleaner target for training and measuring a face expert.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ FER2013_TO_ABBR: dict[str, str | None] = {
 }
 IMAGE_SIZE = 48
 CSV_NAME = "fer2013.csv"
+#: The FER+ relabelling (Barsoum et al. 2016, MIT): ten annotators' votes per image, beside the folders.
+FERPLUS_NAME = "ferplus.csv"
+#: FER+'s eight emotions, in its column order; its last two columns count "unknown" and "not a face".
+FERPLUS_CLASSES: tuple[str, ...] = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                                    "contempt")
+FERPLUS_COLUMNS: tuple[str, ...] = (*FERPLUS_CLASSES, "unknown", "NF")
 CSV_COLUMNS: tuple[str, ...] = ("emotion", "pixels", "Usage")
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 #: With ``progress=True``, one log line per this many images read.
@@ -79,6 +89,52 @@ class Fer2013Split:
         """(N, 48, 48, 3) uint8: the grey images as the RGB frames the face backbone takes
         (equal channels, so its RGB→grey conversion gives the original pixels back)."""
         return np.repeat(self.images[..., None], 3, axis=-1)
+
+
+def load_ferplus_votes(data: Fer2013Split) -> np.ndarray:
+    """(N, 10) the FER+ votes of each image of ``data`` (read from the folder layout), in
+    :data:`FERPLUS_COLUMNS` order, from ``ferplus.csv`` beside the split folders. The cleaner target
+    than FER2013's own labels (they disagree with the votes' majority for 38 % of images)."""
+    path = data.source / FERPLUS_NAME
+    if not path.is_file():
+        raise DatasetError(f"no {FERPLUS_NAME} in {data.source}: the FER+ votes come with the folder layout")
+    wanted = {f"{data.split}/{FER2013_CLASSES[label]}/{name}": i
+              for i, (label, name) in enumerate(zip(data.labels.tolist(), data.ids, strict=True))}
+    votes = np.full((len(data), len(FERPLUS_COLUMNS)), -1, np.int64)
+    with path.open(newline="", encoding="utf-8") as f:
+        for number, row in enumerate(csv.DictReader(f), start=1):
+            i = wanted.get(str(row.get("image", "")).rsplit(".", 1)[0])
+            if i is None:
+                continue
+            try:
+                votes[i] = [int(row[c]) for c in FERPLUS_COLUMNS]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DatasetError(f"{_where(path, number)}: bad FER+ votes ({exc})") from exc
+    missing = np.flatnonzero(votes[:, 0] < 0)
+    if len(missing):
+        raise DatasetError(f"{path} has no votes for {len(missing)} of the {len(data)} {data.split} images "
+                           f"(first: {data.ids[missing[0]]})")
+    return votes
+
+
+def ferplus_majority(votes: np.ndarray) -> np.ndarray:
+    """(N,) the index into :data:`FERPLUS_CLASSES` of each image's most-voted emotion, or -1 where
+    that is not one emotion: a tie, or as many "unknown" / "not a face" votes (FER+'s own rule for
+    leaving an image out of majority-vote accuracy)."""
+    votes = np.asarray(votes, np.int64)
+    emotions = votes[:, :len(FERPLUS_CLASSES)]
+    top = emotions.max(axis=1)
+    single = (emotions == top[:, None]).sum(axis=1) == 1
+    clear = single & (top > votes[:, len(FERPLUS_CLASSES):].max(axis=1))
+    return np.where(clear, emotions.argmax(axis=1), -1)
+
+
+def ferplus_soft(votes: np.ndarray) -> np.ndarray:
+    """(N, 8) each image's votes over FER+'s eight emotions as a distribution (soft targets); a row
+    of zeros where no annotator named an emotion."""
+    emotions = np.asarray(votes, np.float64)[:, :len(FERPLUS_CLASSES)]
+    total = emotions.sum(axis=1, keepdims=True)
+    return np.divide(emotions, total, out=np.zeros_like(emotions), where=total > 0)
 
 
 def six_labels(labels7: np.ndarray) -> np.ndarray:

@@ -17,10 +17,15 @@ from mmer.datasets import DatasetError
 from mmer.datasets.fer2013 import (
     FER2013_CLASSES,
     FER2013_TO_ABBR,
+    FERPLUS_CLASSES,
+    FERPLUS_COLUMNS,
     IMAGE_SIZE,
     SPLITS,
     Fer2013Split,
+    ferplus_majority,
+    ferplus_soft,
     load_fer2013,
+    load_ferplus_votes,
     resolve_source,
     six_labels,
     write_csv,
@@ -72,6 +77,57 @@ def test_private_test_has_the_readme_counts(shared_data: Path) -> None:
     assert data.labels.dtype == np.int64 and len(set(data.ids)) == len(data)
     assert int((data.six_labels == -1).sum()) == PRIVATE_TEST_COUNTS["surprise"]
     assert 40 < data.images.mean() < 200  # real faces, not blank files
+
+
+def test_private_test_has_ten_ferplus_votes_per_face_and_a_cleaner_majority(shared_data: Path) -> None:
+    """The README's FER+ facts on PrivateTest: ten votes per image, and a majority that often differs
+    from FER2013's own label (38 % over the whole corpus) while agreeing on most happy faces."""
+    data = load_fer2013(shared_data, "PrivateTest")
+    votes = load_ferplus_votes(data)
+    assert votes.shape == (len(data), len(FERPLUS_COLUMNS)) and (votes.sum(axis=1) >= 9).all()
+    majority = ferplus_majority(votes)
+    assert 0.9 < (majority >= 0).mean() < 1.0  # ties and "unknown" majorities are left out
+    same = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "sad": "sadness",
+            "surprise": "surprise", "neutral": "neutral"}
+    agree = np.array([FERPLUS_CLASSES[m] == same[FER2013_CLASSES[y]] if m >= 0 else False
+                      for m, y in zip(majority, data.labels, strict=True)])
+    assert 0.5 < agree.mean() < 0.8
+    assert agree[data.labels == FER2013_CLASSES.index("happy")].mean() > 0.85
+    soft = ferplus_soft(votes)
+    assert soft.shape == (len(data), 8) and np.allclose(soft[soft.sum(axis=1) > 0].sum(axis=1), 1.0)
+
+
+def test_ferplus_votes_are_matched_by_path_and_read_with_fer_plus_rules(tmp_path: Path) -> None:
+    _write_folder(tmp_path, "PublicTest", [0, 3, 6])  # angry, happy, neutral
+    data = load_fer2013(tmp_path, "PublicTest")
+    header = ["image", "usage", "fer2013_label", *FERPLUS_COLUMNS]
+    rows = {"PublicTest/angry/PublicTest_0000.png": [0, 0, 0, 0, 8, 1, 1, 0, 0, 0],
+            "PublicTest/happy/PublicTest_0001.png": [4, 4, 0, 0, 0, 0, 0, 0, 2, 0],  # a tie
+            "PublicTest/neutral/PublicTest_0002.png": [2, 0, 0, 1, 0, 0, 0, 0, 3, 4],  # mostly not a face
+            "Training/angry/other.png": [10, 0, 0, 0, 0, 0, 0, 0, 0, 0]}
+
+    def write(table: dict[str, list]) -> None:
+        with (tmp_path / "ferplus.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            for image, v in table.items():
+                w.writerow([image, image.split("/")[0], image.split("/")[1], *v])
+
+    write(rows)
+    votes = load_ferplus_votes(data)
+    assert [FER2013_CLASSES[y] for y in data.labels] == ["angry", "happy", "neutral"]
+    assert votes[0].tolist() == rows["PublicTest/angry/PublicTest_0000.png"]
+    assert ferplus_majority(votes).tolist() == [FERPLUS_CLASSES.index("anger"), -1, -1]
+    assert np.allclose(ferplus_soft(votes)[0], [0, 0, 0, 0, 0.8, 0.1, 0.1, 0])
+    write({k: v for k, v in rows.items() if "neutral" not in k})
+    with pytest.raises(DatasetError, match="no votes for 1 of the 3 PublicTest images"):
+        load_ferplus_votes(data)
+    write({**rows, "PublicTest/neutral/PublicTest_0002.png": ["x"] * 10})
+    with pytest.raises(DatasetError, match=r"row 3 \(line 4\): bad FER\+ votes"):
+        load_ferplus_votes(data)
+    (tmp_path / "ferplus.csv").unlink()
+    with pytest.raises(DatasetError, match="no ferplus.csv"):
+        load_ferplus_votes(data)
 
 
 @pytest.mark.slow
