@@ -129,6 +129,19 @@ def ferplus_majority(votes: np.ndarray) -> np.ndarray:
     return np.where(clear, emotions.argmax(axis=1), -1)
 
 
+#: FER+ emotion → FER2013 class (contempt has none).
+_FERPLUS_TO_FER2013 = np.array([FER2013_CLASSES.index(c) if c is not None else -1 for c in
+                                ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", None)], np.int64)
+
+
+def ferplus_majority7(votes: np.ndarray) -> np.ndarray:
+    """(N,) each image's FER+ majority as a FER2013 class id (:data:`FER2013_CLASSES`), -1 where
+    there is no single majority or it is contempt (no FER2013 class): the target of "FER+ majority
+    accuracy" for a seven-class net."""
+    majority = ferplus_majority(votes)
+    return np.where(majority >= 0, _FERPLUS_TO_FER2013[np.maximum(majority, 0)], -1)
+
+
 def ferplus_soft(votes: np.ndarray) -> np.ndarray:
     """(N, 8) each image's votes over FER+'s eight emotions as a distribution (soft targets); a row
     of zeros where no annotator named an emotion."""
