@@ -21,15 +21,29 @@ class FaceDetectorUnavailable(UserError, RuntimeError):
     line meant for the user, saying what to do instead."""
 
 
+#: Five facial points, each (x, y) in the frame's pixels, in this order (MTCNN's).
+Landmarks = tuple[tuple[float, float], ...]
+#: Names of the five points, in their order. "Left" and "right" are as the image shows them: the
+#: left eye is the one nearer the image's left edge on an upright face (the person's right eye).
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
 @dataclass(frozen=True)
 class Detection:
-    """One face box in pixel coordinates of the frame it was found in; ``score`` is in [0, 1]."""
+    """One face box in pixel coordinates of the frame it was found in; ``score`` is in [0, 1].
+
+    ``landmarks``, when the detector gives them (MTCNN does; the Haar cascade and YOLO do not), are
+    the five points of :data:`LANDMARK_NAMES` in the same pixels: they say how the face is turned
+    in the picture, which the box cannot, so crops can be cut upright (:mod:`mmer.faces.align`).
+    They may lie a little outside the box, and outside the frame for a face cut by its border.
+    """
 
     x1: float
     y1: float
     x2: float
     y2: float
     score: float
+    landmarks: Landmarks | None = None
 
     def __post_init__(self) -> None:
         values = (self.x1, self.y1, self.x2, self.y2, self.score)
@@ -39,6 +53,12 @@ class Detection:
             raise ValueError(f"detection box has negative size: {self.box}")
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"detection score {self.score} is outside [0, 1]")
+        if self.landmarks is not None:
+            # Any (5, 2) array-like is accepted and stored as plain float tuples: hashable, comparable.
+            points = np.asarray(self.landmarks, dtype=np.float64)
+            if points.shape != (len(LANDMARK_NAMES), 2) or not np.isfinite(points).all():
+                raise ValueError(f"landmarks must be {len(LANDMARK_NAMES)} finite (x, y) points, got {self.landmarks}")
+            object.__setattr__(self, "landmarks", tuple((float(x), float(y)) for x, y in points))
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -61,10 +81,22 @@ class Detection:
         return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
 
     def clipped(self, width: int, height: int) -> Detection:
-        """The same box cut to the frame: detectors may report boxes that run past the border."""
+        """The same box cut to the frame: detectors may report boxes that run past the border.
+        The landmarks stay where they are: they mark the face, not the part of it in view."""
         x1, x2 = sorted((min(max(self.x1, 0.0), width), min(max(self.x2, 0.0), width)))
         y1, y2 = sorted((min(max(self.y1, 0.0), height), min(max(self.y2, 0.0), height)))
-        return Detection(x1, y1, x2, y2, self.score)
+        return Detection(x1, y1, x2, y2, self.score, self.landmarks)
+
+    def shifted(self, dx: float, dy: float) -> Detection:
+        """The same face in a frame whose origin lies (-dx, -dy) from this one's: e.g. a box found
+        in a region cut at (dx, dy), in the whole frame's pixels. Landmarks move with the box."""
+        points = None if self.landmarks is None else tuple((x + dx, y + dy) for x, y in self.landmarks)
+        return Detection(self.x1 + dx, self.y1 + dy, self.x2 + dx, self.y2 + dy, self.score, points)
+
+    def scaled(self, sx: float, sy: float) -> Detection:
+        """The same face in a copy of the frame resized by (sx, sy): pixel edges scale exactly."""
+        points = None if self.landmarks is None else tuple((x * sx, y * sy) for x, y in self.landmarks)
+        return Detection(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy, self.score, points)
 
 
 def iou(a: Detection, b: Detection) -> float:

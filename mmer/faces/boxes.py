@@ -17,7 +17,7 @@ from typing import Any
 
 from mmer import media
 from mmer.errors import InvalidValue
-from mmer.faces.base import Detection, FaceDetector
+from mmer.faces.base import LANDMARK_NAMES, Detection, FaceDetector
 from mmer.faces.recipe import FaceRecipe
 from mmer.faces.tracking import DEFAULT_MAX_GAP, DEFAULT_SMOOTH_WINDOW, track_main_face
 from mmer.fsutil import write_json_atomic
@@ -117,13 +117,18 @@ def detect_clip(
 
 
 def _frame_entry(index: int, time: float, box: Detection | None, interpolated: bool) -> dict[str, Any]:
-    return {
+    """One frame of a box file. ``landmarks`` ([[x, y] × 5], see :class:`Detection`) is written only
+    for a box that has them, so the files of detectors without landmarks are as they always were."""
+    entry: dict[str, Any] = {
         "index": index,
         "time": round(time, 6),
         "box": None if box is None else [round(v, 2) for v in box.box],
         "score": None if box is None else round(box.score, 4),
         "interpolated": interpolated,
     }
+    if box is not None and box.landmarks is not None:
+        entry["landmarks"] = [[round(x, 2), round(y, 2)] for x, y in box.landmarks]
+    return entry
 
 
 def write_boxes(path: media.PathLike, data: dict[str, Any]) -> None:
@@ -184,6 +189,10 @@ def _validate_frame(entry: Any, where: str) -> None:
         raise InvalidValue(f"{where}: box {box} has x2 < x1 or y2 < y1")
     if score is not None and (not _is_number(score) or not 0.0 <= score <= 1.0):
         raise InvalidValue(f"{where}: score must be null or a number in [0, 1]")
+    points = entry.get("landmarks")
+    if points is not None and not (isinstance(points, list) and len(points) == len(LANDMARK_NAMES) and all(
+            isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in points)):
+        raise InvalidValue(f"{where}: landmarks must be null or {len(LANDMARK_NAMES)} [x, y] points")
 
 
 def _is_int(value: Any) -> bool:

@@ -14,7 +14,8 @@ The cascade:
    chosen so that faces from ``min_face`` to ``max_face`` fill its window; each level's proposals
    are thinned by non-maximum suppression (NMS), then all levels together;
 2. R-Net re-scores 24×24 crops of the (squared, regressed) proposals;
-3. O-Net re-scores 48×48 crops and gives the final box and score (its landmarks are not used).
+3. O-Net re-scores 48×48 crops and gives the final box, score and five landmarks (eyes, nose tip,
+   mouth corners), which :mod:`mmer.faces.align` uses to cut faces upright.
 
 torch is imported when a detector (or a network) is built, not with this module: ``mmer faces`` with
 the Haar backend starts a process per worker, and each would otherwise pay torch's import for nothing.
@@ -55,6 +56,9 @@ DEFAULT_SCALE_FACTOR = 1.41
 _NMS_LEVEL = 0.5
 _NMS_STAGE = 0.7
 _NMS_FINAL = 0.7
+#: Columns of the cascade's final rows: box (4), score, the five landmarks' x, then their y.
+_LANDMARK_X = slice(5, 10)
+_LANDMARK_Y = slice(10, 15)
 #: Crops per R-Net/O-Net forward pass: a noisy frame can yield thousands of proposals, and this
 #: bounds the memory one pass takes (O-Net: 256 × 48 × 48 × 3 floats, 7 MB).
 _BATCH = 256
@@ -116,7 +120,9 @@ def _networks() -> dict[str, type]:
             return torch.softmax(self.dense5_1(x), dim=1)[:, 1], self.dense5_2(x)
 
     class ONet(nn.Module):
-        """48×48 crop → face probability, box offsets (and five landmarks, unused here)."""
+        """48×48 crop → face probability, box offsets and five landmarks: ten fractions of the crop,
+        the five x (left eye, right eye, nose, mouth left, mouth right: as the image shows them), then
+        the five y."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -132,12 +138,12 @@ def _networks() -> dict[str, type]:
             self.dense6_2 = nn.Linear(256, 4)
             self.dense6_3 = nn.Linear(256, 10)
 
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             x = self.pool1(self.prelu1(self.conv1(x)))
             x = self.pool2(self.prelu2(self.conv2(x)))
             x = self.pool3(self.prelu3(self.conv3(x)))
             x = self.prelu5(self.dense5(flatten_whc(self.prelu4(self.conv4(x)))))
-            return torch.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x)
+            return torch.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_2(x), self.dense6_3(x)
 
     class MtcnnNets(nn.Module):
         """The three stages in one module: one state dict (``pnet.*``, ``rnet.*``, ``onet.*``), one file."""
@@ -274,7 +280,8 @@ class MtcnnFaceDetector(FaceDetector):
     is reported, within the precision the pyramid has anyway.
     ``thresholds`` are the three stages' face-probability cut-offs; the last is the lowest score
     reported. ``scale_factor`` (> 1) is the size ratio between pyramid levels. Boxes come back in
-    the source frame's pixels, scores are O-Net's face probability.
+    the source frame's pixels, scores are O-Net's face probability, each with O-Net's five landmarks
+    (see :class:`mmer.faces.base.Detection`).
     """
 
     name = "mtcnn"
@@ -323,15 +330,18 @@ class MtcnnFaceDetector(FaceDetector):
         with torch.inference_mode():
             found = self._cascade(small)
         out = []
-        for x1, y1, x2, y2, score in found:
+        for row in found:
+            x1, y1, x2, y2, score = row[:5]
+            points = np.column_stack([row[_LANDMARK_X] / sx, row[_LANDMARK_Y] / sy])
             box = Detection(float(x1 / sx), float(y1 / sy), float(x2 / sx), float(y2 / sy),
-                            min(max(float(score), 0.0), 1.0)).clipped(width, height)
+                            min(max(float(score), 0.0), 1.0), points).clipped(width, height)
             if box.width > 0 and box.height > 0:
                 out.append(box)
         out.sort(key=lambda d: d.score, reverse=True)
         return out
 
-    # The stages work on the downscaled copy, in its pixels, with (N, 5) arrays: box, score.
+    # The stages work on the downscaled copy, in its pixels, with (N, 5) arrays: box, score (O-Net
+    # adds the landmarks' ten columns).
 
     def _downscale(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
@@ -363,8 +373,9 @@ class MtcnnFaceDetector(FaceDetector):
         return scales
 
     def _cascade(self, image: np.ndarray) -> np.ndarray:
-        """The three stages, then the size bounds: (N, 5) boxes and scores in ``image``'s pixels."""
-        empty = np.zeros((0, 5), dtype=np.float32)
+        """The three stages, then the size bounds: (N, 15) boxes, scores and landmarks (x then y) in
+        ``image``'s pixels."""
+        empty = np.zeros((0, 15), dtype=np.float32)
         boxes = self._propose(image)
         if len(boxes):
             boxes = self._refine(image, boxes, RNET_SIZE, self._nets.rnet, self.thresholds[1], final=False)
@@ -407,18 +418,22 @@ class MtcnnFaceDetector(FaceDetector):
 
     def _refine(self, image: np.ndarray, boxes: np.ndarray, size: int, net: torch.nn.Module, threshold: float, *,
                 final: bool) -> np.ndarray:
-        """Stages 2 and 3: re-score crops of ``boxes``, keep the confident ones, regress them."""
-        probs, offsets = [], []
+        """Stages 2 and 3: re-score crops of ``boxes``, keep the confident ones, regress them.
+        The final stage also places O-Net's landmarks, as fractions of the crop it saw (the box
+        before regression, as published), and keeps them in the row of their box through the NMS."""
+        outputs: list[list[np.ndarray]] = []
         for start in range(0, len(boxes), _BATCH):
             batch = _as_input(_crops(image, boxes[start:start + _BATCH, :4], size), self.device)
-            prob, offset = net(batch)
-            probs.append(prob.cpu().numpy())
-            offsets.append(offset.cpu().numpy())
-        prob = np.concatenate(probs)
+            outputs.append([t.cpu().numpy() for t in net(batch)])
+        prob, offset = (np.concatenate([o[k] for o in outputs]) for k in (0, 1))
         keep = prob > threshold
         boxes = np.column_stack([boxes[keep, :4], prob[keep]])
-        offset = np.concatenate(offsets)[keep]
+        offset = offset[keep]
         if final:  # as published: O-Net's boxes are regressed first, then thinned
+            points = np.concatenate([o[2] for o in outputs])[keep]
+            x1, y1 = boxes[:, 0:1], boxes[:, 1:2]
+            w, h = boxes[:, 2:3] - x1, boxes[:, 3:4] - y1
+            boxes = np.column_stack([boxes, x1 + w * points[:, :5], y1 + h * points[:, 5:]])
             boxes[:, :4] = _regress(boxes[:, :4], offset)
             return boxes[nms(boxes[:, :4], boxes[:, 4], _NMS_FINAL, over_smaller=True)]
         pick = nms(boxes[:, :4], boxes[:, 4], _NMS_STAGE)

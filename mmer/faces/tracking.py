@@ -4,6 +4,10 @@ Detectors work frame by frame: they miss a face for a few frames, find a second 
 poster in the background, and their boxes jitter by a few pixels. A crop that follows the raw
 boxes jumps between faces and shakes, which a video backbone sees as motion. So: link boxes
 into tracks, keep the one main face, bridge short misses, and smooth what is left.
+
+Landmarks (MTCNN's five points) travel with their box: interpolated and smoothed as the box is
+(so an aligned crop's roll angle moves as smoothly as its square), and moved with it when a box
+found in a region of the frame is put back into the frame's pixels.
 """
 
 from __future__ import annotations
@@ -83,11 +87,14 @@ def track_main_face(
     examined = np.array([c is not None for c in candidates], dtype=bool)
     interpolated = fill_gaps(coords, scores, examined, max_gap=max_gap)
     coords = smooth_runs(coords, smooth_window)
-    boxes = [
-        None if np.isnan(scores[i]) else Detection(*(float(v) for v in coords[i]), float(scores[i]))
-        for i in range(n)
-    ]
+    boxes = [None if np.isnan(scores[i]) else _detection(coords[i], float(scores[i])) for i in range(n)]
     return MainFace(boxes, interpolated.tolist())
+
+
+def _detection(row: np.ndarray, score: float) -> Detection:
+    """A row of :func:`_as_arrays` (box, then the landmarks' x, y pairs if it has them) as a Detection."""
+    landmarks = row[4:].reshape(-1, 2) if len(row) > 4 else None
+    return Detection(*(float(v) for v in row[:4]), score, landmarks)
 
 
 def link_tracks(
@@ -127,11 +134,15 @@ def link_tracks(
 
 
 def _as_arrays(track: _Track, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 4) box coordinates and (n,) scores, NaN where the track has no box."""
-    coords = np.full((n, 4), np.nan)
+    """(n, 4) box coordinates, or (n, 14) with the five landmarks' (x, y) after them when every box
+    of the track has landmarks, and (n,) scores; NaN where the track has no box. Landmarks are
+    columns like the box's, so gap filling and smoothing treat them alike; a track only partly
+    landmarked (a detector that gives them for some faces) keeps none, rather than a hole in a run."""
+    landmarked = all(det.landmarks is not None for det in track.frames.values())
+    coords = np.full((n, 14 if landmarked else 4), np.nan)
     scores = np.full(n, np.nan)
     for frame, det in track.frames.items():
-        coords[frame] = det.box
+        coords[frame] = (*det.box, *np.ravel(det.landmarks)) if landmarked else det.box
         scores[frame] = det.score
     return coords, scores
 
@@ -195,7 +206,8 @@ class FaceTracker:
     single frames (the default's face CNN): no interpolation or smoothing, which need every frame.
     A box is reused for frames within :data:`REUSE_BOX_S` of the frame it was found in; after that
     the face is looked for around its last place first (cheap), and in the whole frame only when it
-    is not there."""
+    is not there. A reused box keeps its landmarks as found (no roll is guessed between detections:
+    a head turns little in :data:`REUSE_BOX_S`)."""
 
     def __init__(self, detect: Callable[[np.ndarray], Detection | None],
                  detect_near: Callable[[np.ndarray], Detection | None]) -> None:
@@ -221,9 +233,7 @@ class FaceTracker:
         if x2 - x1 < 8 or y2 - y1 < 8:
             return None
         found = self.detect_near(np.ascontiguousarray(image[y1:y2, x1:x2]))
-        if found is None:
-            return None
-        return Detection(found.x1 + x1, found.y1 + y1, found.x2 + x1, found.y2 + y1, found.score)
+        return None if found is None else found.shifted(x1, y1)
 
 
 def main_face(faces: Sequence[Detection]) -> Detection | None:

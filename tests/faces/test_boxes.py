@@ -31,6 +31,17 @@ class BrightSquareDetector(FaceDetector):
         return [Detection(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1), 0.8)]
 
 
+class MarkedSquareDetector(BrightSquareDetector):
+    """The bright square's box with five landmarks at fixed fractions of it (as MTCNN gives)."""
+
+    FRACTIONS = ((0.3, 0.35), (0.7, 0.35), (0.5, 0.55), (0.35, 0.75), (0.65, 0.75))
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        found = super().detect(image_rgb)
+        return [Detection(*d.box, d.score, [(d.x1 + fx * d.width, d.y1 + fy * d.height) for fx, fy in self.FRACTIONS])
+                for d in found]
+
+
 def square_clip(path: Path, count: int = 11, step: int = 3, present: bool = True) -> list[tuple[int, int]]:
     """A 24 px white square moving ``step`` px right per frame on black; returns its top-left corners."""
     frames, corners = [], []
@@ -131,6 +142,19 @@ def test_round_trip_of_detect_clip_output(tmp_path):
     assert read_boxes(tmp_path / "sq.json") == data
 
 
+def test_box_files_keep_the_detectors_landmarks(tmp_path):
+    corners = square_clip(tmp_path / "sq.mp4", count=5)
+    data = detect_clip(tmp_path / "sq.mp4", MarkedSquareDetector(), clip_id="sq", smooth_window=1)
+    for (x, y), entry in zip(corners, data["frames"], strict=True):
+        expected = [[x + fx * 24, y + fy * 24] for fx, fy in MarkedSquareDetector.FRACTIONS]
+        assert np.allclose(entry["landmarks"], expected, atol=0.6)
+    write_boxes(tmp_path / "sq.json", data)
+    assert read_boxes(tmp_path / "sq.json") == data
+    # A detector without landmarks writes the files it always wrote: no such key.
+    plain = detect_clip(tmp_path / "sq.mp4", BrightSquareDetector(), clip_id="sq", smooth_window=1)
+    assert all("landmarks" not in entry for entry in plain["frames"])
+
+
 def _break(data: dict, how: str) -> object:
     data = copy.deepcopy(data)
     frames = data["frames"]
@@ -156,6 +180,10 @@ def _break(data: dict, how: str) -> object:
         del frames[2]["time"]
     elif how == "bool index":
         frames[0]["index"] = True
+    elif how == "four landmarks":
+        frames[0]["landmarks"] = [[1, 2]] * 4
+    elif how == "landmark as text":
+        frames[0]["landmarks"] = [[1, 2]] * 4 + [["1", 2]]
     return data
 
 
@@ -171,6 +199,8 @@ def _break(data: dict, how: str) -> object:
     ("index repeats", r"frames\[1\]: index 0 does not increase"),
     ("frame without time", r"frames\[2\]: missing key 'time'"),
     ("bool index", r"frames\[0\]: index"),
+    ("four landmarks", r"frames\[0\]: landmarks"),
+    ("landmark as text", r"frames\[0\]: landmarks"),
 ])
 def test_read_boxes_rejects_malformed_files(tmp_path, sample_boxes, how, message):
     path = tmp_path / "clip.json"

@@ -26,6 +26,7 @@ from mmer import weights
 from mmer.faces import Detection, FaceDetectorUnavailable, available_detectors, get_detector, iou
 from mmer.faces.boxes import detect_frames
 from mmer.faces.mtcnn import MtcnnFaceDetector, MtcnnNets, ONet, PNet, RNet, nms
+from mmer.faces.tracking import FaceTracker
 from mmer.media import Frame
 from mmer.predictor.base import DETECTOR_OPTIONS, ROI_OPTIONS
 from mmer.weights import WeightsError
@@ -50,6 +51,9 @@ def _sha256(path: Path) -> str:
 
 def _shifted(face: Detection, dx: float, dy: float) -> Detection:
     return Detection(face.x1 + dx, face.y1 + dy, face.x2 + dx, face.y2 + dy, face.score)
+
+
+ASTRONAUT_FACE_DET = Detection(178.0, 62.0, 272.0, 168.0, 1.0)
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -94,6 +98,56 @@ def test_a_face_cut_by_the_border_is_found_and_clipped(detector, astronaut, astr
     assert dets and dets[0].x1 == 0.0
     visible = Detection(0.0, astronaut_face.y1, astronaut_face.x2 - 210, astronaut_face.y2, 1.0)
     assert iou(dets[0], visible) > 0.5
+
+
+#: The astronaut's eyes, nose tip and mouth corners, labelled by hand (left and right as the image shows them).
+ASTRONAUT_POINTS = ((202, 101), (246, 103), (225, 126), (203, 141), (245, 141))
+
+
+def _points(det: Detection) -> np.ndarray:
+    assert det.landmarks is not None
+    return np.array(det.landmarks)
+
+
+def test_landmarks_mark_the_astronauts_eyes_nose_and_mouth(detector, astronaut):
+    (det,) = detector.detect(astronaut)
+    points = _points(det)
+    assert np.abs(points - ASTRONAUT_POINTS).max() < 4, points
+    assert all(type(v) is float for p in det.landmarks for v in p)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
+def test_landmarks_are_in_source_pixels_of_a_large_frame(detector, astronaut, width, height):
+    # Detection runs on a copy of at most 640 pixels: the landmarks must be mapped back with the box.
+    ox, oy = width - 700, 100
+    frame = np.full((height, width, 3), 90, np.uint8)
+    frame[oy:oy + 512, ox:ox + 512] = astronaut
+    (det,) = detector.detect(frame)
+    assert np.abs(_points(det) - (ox, oy) - ASTRONAUT_POINTS).max() < 4
+
+
+def test_landmarks_of_a_face_cut_by_the_border_are_not_clipped(detector, astronaut):
+    cut = np.ascontiguousarray(astronaut[:, 210:])
+    points = _points(detector.detect(cut)[0])
+    assert np.abs(points[1] - (ASTRONAUT_POINTS[1][0] - 210, ASTRONAUT_POINTS[1][1])).max() < 5  # right eye
+    assert points[:, 0].min() < 0  # the left eye is outside the picture, and stays there
+
+
+def test_the_tracker_moves_landmarks_found_near_the_face_into_the_frame(mtcnn_weights, astronaut):
+    """The service's search around a known face finds it in a region cut from the frame: its
+    landmarks come back in the frame's pixels, like its box."""
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    frame[150:662, 600:1112] = astronaut
+    near = MtcnnFaceDetector(weights=mtcnn_weights, **ROI_OPTIONS)
+    tracker = FaceTracker(lambda image: None, lambda image: near.detect(image)[0])
+    tracker.last = (0.0, _shifted(ASTRONAUT_FACE_DET, 600, 150))
+    box = tracker.box(1.0, frame)
+    assert box is not None
+    assert np.abs(_points(box) - (600, 150) - ASTRONAUT_POINTS).max() < 4
+
+
+def test_other_detectors_give_no_landmarks():
+    assert Detection(0, 0, 10, 10, 0.5).landmarks is None
 
 
 @pytest.mark.slow
@@ -384,3 +438,28 @@ def test_finds_faces_in_real_photos(detector, shared_data):
             found += 1
             assert dets[0].area >= 0.05 * width * height, name  # the photo's face, not a speck
     assert found / len(names) >= 0.9
+
+
+def test_landmarks_of_real_faces_lie_in_their_box_with_the_eyes_above_the_mouth(detector, shared_data):
+    """The first 30 photos of faces-in-the-wild: each found face's five points are inside its box
+    (a few pixels of slack), the left eye left of the right one, both eyes above the nose and the
+    nose above the mouth corners."""
+    root = shared_data / "faces-in-the-wild" / "images"
+    if not root.is_dir():
+        pytest.skip(f"faces-in-the-wild not found in {shared_data}")
+    checked = 0
+    for path in sorted(root.glob("*.jpg"))[:30]:
+        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        dets = detector.detect(image)
+        if not dets:
+            continue
+        det = dets[0]
+        points = _points(det)
+        slack = 0.05 * det.width
+        assert ((points[:, 0] > det.x1 - slack) & (points[:, 0] < det.x2 + slack)
+                & (points[:, 1] > det.y1 - slack) & (points[:, 1] < det.y2 + slack)).all(), path.name
+        left_eye, right_eye, nose, mouth_left, mouth_right = points
+        assert left_eye[0] < right_eye[0] and mouth_left[0] < mouth_right[0], path.name
+        assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1]), path.name
+        checked += 1
+    assert checked >= 25

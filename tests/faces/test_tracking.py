@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmer.faces import Detection
-from mmer.faces.tracking import track_main_face
+from mmer.faces.tracking import FaceTracker, track_main_face
 
 
 def box(cx: float, cy: float, size: float, score: float = 0.9) -> Detection:
@@ -133,3 +133,62 @@ def test_empty_inputs():
 def test_rejects_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         track_main_face([[box(1, 1, 1)]], **kwargs)
+
+
+# --- landmarks --------------------------------------------------------------------------------
+
+
+def marked(cx: float, cy: float, size: float, tilt: float = 0.0, score: float = 0.9) -> Detection:
+    """A box with five landmarks: eyes a third of the side apart, the right one ``tilt`` pixels lower."""
+    d = size / 6
+    points = ((cx - d, cy - d), (cx + d, cy - d + tilt), (cx, cy), (cx - d, cy + d), (cx + d, cy + d))
+    return Detection(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2, score, points)
+
+
+def test_landmarks_travel_with_the_box_through_gaps_and_smoothing():
+    candidates = [[marked(100 + 10 * i, 50, 90, tilt=2.0 * i)] for i in range(9)]
+    candidates[4] = []
+    result = track_main_face(candidates, max_gap=2, smooth_window=3)
+    assert all(b is not None and b.landmarks is not None for b in result.boxes)
+    # Linear motion and a linearly growing tilt: interpolation and the centred mean leave both as they were.
+    for i, b in enumerate(result.boxes):
+        assert np.allclose(b.landmarks, marked(100 + 10 * i, 50, 90, tilt=2.0 * i).landmarks)
+    assert result.interpolated[4]
+
+
+def test_a_track_only_partly_landmarked_keeps_boxes_without_landmarks():
+    candidates = [[marked(100, 50, 90)], [box(100, 50, 90)], [marked(100, 50, 90)]]
+    result = track_main_face(candidates, smooth_window=1)
+    assert [b.box for b in result.boxes] == [box(100, 50, 90).box] * 3
+    assert all(b.landmarks is None for b in result.boxes)
+
+
+def test_the_sparse_tracker_reuses_a_box_with_its_landmarks():
+    first = marked(100, 50, 90, tilt=5.0)
+    calls = []
+
+    def detect(image: np.ndarray) -> Detection | None:
+        calls.append(image.shape)
+        return first
+
+    tracker = FaceTracker(detect, lambda image: None)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    assert tracker.box(0.0, frame) == first
+    assert tracker.box(0.2, frame) is first and len(calls) == 1  # reused within REUSE_BOX_S, landmarks and all
+
+
+def test_detection_moves_and_scales_its_landmarks_with_its_box():
+    face = marked(100, 50, 90, tilt=3.0)
+    shifted = face.shifted(10, -5)
+    assert np.allclose(np.array(shifted.landmarks) - face.landmarks, (10, -5))
+    scaled = face.scaled(2.0, 0.5)
+    assert np.allclose(scaled.landmarks, np.array(face.landmarks) * (2.0, 0.5))
+    assert scaled.box == (face.x1 * 2, face.y1 * 0.5, face.x2 * 2, face.y2 * 0.5)
+    assert face.clipped(120, 60).landmarks == face.landmarks
+    assert Detection(0, 0, 1, 1, 1.0, np.zeros((5, 2))).landmarks == ((0.0, 0.0),) * 5  # stored as tuples
+
+
+@pytest.mark.parametrize("points", [[(0, 0)] * 4, [(0, 0)] * 4 + [(np.nan, 0)], [[0, 0, 0]] * 5])
+def test_detection_refuses_malformed_landmarks(points):
+    with pytest.raises(ValueError, match="landmarks"):
+        Detection(0, 0, 10, 10, 0.5, points)
