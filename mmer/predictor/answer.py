@@ -32,11 +32,17 @@ class InputError(InvalidValue):
 @dataclass(frozen=True)
 class Limits:
     """What the predictor accepts: checked from the headers before anything is decoded, and again
-    on every decoded frame (:meth:`decoding`), since headers can lie."""
+    on every decoded frame (:meth:`decoding`), since headers can lie (a photo's decoder writes no
+    more than its header's size, so its header is checked once)."""
 
     max_duration_s: float = 1200.0
     min_duration_s: float = 0.3
     max_pixels: int = 3840 * 2160
+    #: A photo's pixels (its header, checked before decoding). Phones write 12 to 64 MP (9248 × 6936),
+    #: more than a video frame's ``max_pixels``; a photo is decoded once, then shrunk to a 1080p
+    #: frame's pixels for the face road (:mod:`mmer.predictor.photo`). Its decoded RGB is at most
+    #: 192 MB here, and a JPEG is decoded at a reduced scale to start with.
+    max_photo_pixels: int = 8192 * 8192
     max_sample_frames: int = 256
     #: Video frames decoded per request: 20 minutes at 60 fps. With ``max_pixels`` it bounds a
     #: request's decoding work, whatever frame rate a file claims.

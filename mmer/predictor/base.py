@@ -31,7 +31,8 @@ ROI_OPTIONS: dict[str, Any] = {"max_side": 128, "min_face": 0.25, "max_face": 0.
 
 
 class Predictor(ABC):
-    """A loaded model that answers for video files; thread-safe (one detector per thread)."""
+    """A loaded model that answers for video and sound files (the default also for photos);
+    thread-safe (one detector per thread)."""
 
     kind: str
     name: str
@@ -39,6 +40,10 @@ class Predictor(ABC):
     modalities: tuple[str, ...]
     temperature: float = 1.0
     calibrated: bool = False
+    #: Whether it answers a photo (the default model's face expert does; a trained video model does
+    #: not, and refuses one with ``not_video``). The service refuses photos at the upload's first bytes
+    #: for a model that does not.
+    reads_photos: bool = False
 
     def __init__(self, *, limits: Limits, detector: str = DEFAULT_DETECTOR, face_size: int | None = None,
                  face_margin: float | None = None) -> None:

@@ -19,6 +19,7 @@ from mmer.faces.base import FaceDetector
 from mmer.faces.recipe import FaceRecipe
 from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, segment
 from mmer.predictor.base import Predictor
+from mmer.predictor.photo import refuse_photo
 from mmer.predictor.reader import check_coverage, check_media, reading
 from mmer.timing import Clock
 from mmer.windows import Window, box_clip, read_windows, window_edges
@@ -111,6 +112,7 @@ class FusionPredictor(Predictor):
         self.check_sample_frames(sample_frames)  # validated for a uniform API; the checkpoint fixes its frames
         path = Path(path)
         budget = budget or Budget()
+        refuse_photo(path, "this trained model")
         reads_video, reads_audio = "video" in self.modalities, "audio" in self.modalities
         info, duration = check_media(path, self.limits, need_video=not reads_audio, budget=budget)
         if not reads_video and not info.has_audio:

@@ -1,6 +1,6 @@
 """Reading an upload before any model sees it: what container its bytes announce, whether its
 headers and first frame pass the limits, and media errors as the user's input errors (the clip
-itself is read by :mod:`mmer.windows`)."""
+itself is read by :mod:`mmer.windows`, a photo by :mod:`mmer.predictor.photo`)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ from mmer.predictor.answer import InputError, Limits
 log = logging.getLogger(__name__)
 
 
+#: What :func:`sniff_media` calls photos (the default model reads them with its face expert).
+IMAGE_CONTAINERS = media.IMAGE_CONTAINERS
 #: What :func:`sniff_media` calls audio-only containers ("audio": another format FFmpeg found holding only sound).
 AUDIO_ONLY_CONTAINERS = frozenset({"wav", "mp3", "flac", "audio"})
 #: QuickTime files may open with any of these atoms before (or instead of) ``ftyp``.
 _QUICKTIME_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"uuid", b"pnot")
+#: ``ftyp`` brands of HEIF and AVIF still pictures and picture sequences: neither FFmpeg nor Pillow reads them here.
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
+                b"avif", b"avis")
 #: Formats FFmpeg recognises that are pictures or text, not video or audio.
 _NOT_MEDIA = ("image2", "tty", "bin", "idf", "adf", "xbin", "apng", "ass", "srt", "webvtt", "subviewer",
               "microdvd", "mpl2", "jacosub", "sami", "realtext", "lrc", "ffmetadata")
@@ -30,12 +35,17 @@ _NOT_MEDIA = ("image2", "tty", "bin", "idf", "adf", "xbin", "apng", "ass", "srt"
 def sniff_media(head: bytes) -> str | None:
     """The container a file's first bytes announce, or None: the service trusts this, not the name.
 
-    The common containers are told by their signature; anything else is handed to FFmpeg's own
-    format probe, and accepted if FFmpeg finds a video or audio stream in a format that is not a
-    picture or text (MPEG-PS, ASF/WMV, NUT, …). A picture, a document or random bytes get None.
+    Photos (:data:`mmer.media.IMAGE_CONTAINERS`: ``jpeg``, ``png``, ``webp``, ``gif``, ``bmp``,
+    ``tiff``) and the common containers are told by their signature; anything else is handed to
+    FFmpeg's own format probe, and accepted if FFmpeg finds a video or audio stream in a format
+    that is not a picture or text (MPEG-PS, ASF/WMV, NUT, …). A document or random bytes get None.
     """
+    photo = media.sniff_image(head)
+    if photo is not None:  # first: a GIF opens with 0x47, MPEG-TS's sync byte
+        return photo
     if len(head) >= 12 and head[4:8] == b"ftyp":
-        return "mp4"
+        # HEIF/AVIF photos (an iPhone's default) share MP4's box structure but hold no video to read.
+        return None if head[8:12] in _HEIF_BRANDS else "mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "matroska"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
