@@ -24,7 +24,15 @@ from starlette.types import Receive
 from mmer import threads as mmer_threads
 from mmer.budget import Budget, Cancelled, DeadlineExceeded
 from mmer.media import MediaError
-from mmer.predictor import AUDIO_ONLY_CONTAINERS, InputError, Limits, Predictor, load_predictor, sniff_media
+from mmer.predictor import (
+    AUDIO_ONLY_CONTAINERS,
+    IMAGE_CONTAINERS,
+    InputError,
+    Limits,
+    Predictor,
+    load_predictor,
+    sniff_media,
+)
 from mmer_api.errors import ApiError
 from mmer_api.settings import Settings
 from mmer_api.upload import ClientGone, receive_upload
@@ -36,8 +44,11 @@ DEFAULT_SAMPLE_FRAMES = 32
 DISCONNECT_POLL_S = 0.2
 #: File suffix per sniffed container: a hint for FFmpeg's probing, derived from the bytes, not the client.
 _SUFFIX = {"mp4": ".mp4", "matroska": ".mkv", "avi": ".avi", "flv": ".flv", "mpegts": ".ts", "ogg": ".ogg",
-           "wav": ".wav", "mp3": ".mp3", "flac": ".flac"}
+           "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "jpeg": ".jpg", "png": ".png", "webp": ".webp",
+           "gif": ".gif", "bmp": ".bmp", "tiff": ".tiff"}
 ACCEPTED = "MP4/MOV/3GP, WebM/MKV, AVI, FLV, MPEG-TS or Ogg video, or WAV, MP3, FLAC, M4A, Ogg/Opus or WebM audio"
+#: The photos the default model reads (its face expert); HEIC is not among them.
+PHOTOS = "a JPEG, PNG, WebP, BMP, GIF or TIFF photo"
 
 
 class InferenceService:
@@ -56,6 +67,7 @@ class InferenceService:
             max_duration_s=settings.max_duration_s,
             min_duration_s=settings.min_duration_s,
             max_pixels=settings.max_pixels,
+            max_photo_pixels=settings.max_photo_pixels,
             max_sample_frames=settings.max_sample_frames,
             max_frames=settings.max_frames,
         )
@@ -103,7 +115,7 @@ class InferenceService:
 
     async def predict_upload(self, receive: Receive, content_type: str | None,
                              sample_frames: int = DEFAULT_SAMPLE_FRAMES) -> dict[str, Any]:
-        """Receive, check and score the video or audio file in a multipart request body (read from
+        """Receive, check and score the video, audio file or photo in a multipart request body (read from
         ``receive``); the answer is ``Prediction.to_dict()``. The caller holds an admission slot."""
         workdir = Path(tempfile.mkdtemp(prefix="mmer-upload-", dir=self.tmp_root))
         started = time.perf_counter()
@@ -130,12 +142,17 @@ class InferenceService:
     def _identify(self, head: bytes) -> tuple[str, str]:
         """``(container, suffix)`` of an upload from its first bytes, or 415 before the rest is received."""
         container = sniff_media(head)
+        photos = bool(getattr(self.predictor, "reads_photos", False))
         if container is None:
+            accepted = f"{ACCEPTED}, or {PHOTOS}" if photos else ACCEPTED
             raise ApiError(415, "unsupported_media_type",
-                           f"The upload is not a video or audio file this service can read; send {ACCEPTED}.")
+                           f"The upload is not a video, audio file or photo this service can read; send {accepted}.")
         if container in AUDIO_ONLY_CONTAINERS and "audio" not in self.predictor.modalities:
             raise ApiError(415, "unsupported_media_type", "The upload is an audio-only file and this model reads "
                            "faces only; send a video.")
+        if container in IMAGE_CONTAINERS and not photos:
+            raise ApiError(415, "unsupported_media_type", f"The upload is a {container.upper()} photo and this model "
+                           "reads video and sound only; send a video (the default model reads photos).")
         return container, _SUFFIX.get(container, "")
 
     async def _predict(self, path: Path, sample_frames: int, receive: Receive) -> dict[str, Any]:

@@ -125,6 +125,8 @@ class Limits(BaseModel):
     max_duration_s: float = Field(description="Longest accepted clip, in seconds.")
     min_duration_s: float = Field(description="Shortest accepted clip, in seconds.")
     max_pixels: int = Field(description="Largest accepted frame (width × height).")
+    max_photo_pixels: int = Field(description="Largest accepted photo (width × height), checked from its header "
+                                  "before it is decoded.")
     max_sample_frames: int = Field(description="Largest accepted `sample_frames`.")
     default_sample_frames: int
 
@@ -135,6 +137,8 @@ class ServiceInfo(BaseModel):
     model: ModelInfo
     classes: list[EmotionClass] = Field(description="The six classes, in the model's order.")
     modalities: list[str] = Field(description="Modalities the served model takes.")
+    photos: bool = Field(description="Whether the served model reads photos (JPEG, PNG, WebP, BMP, GIF, TIFF): "
+                         "the default model does, with its face expert; a trained checkpoint does not.")
     limits: Limits
     auth: bool = Field(description="Whether POST /infer and GET / need the `X-API-Key` header.")
 

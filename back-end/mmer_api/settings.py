@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(1200, gt=0)
     min_duration_s: float = Field(0.3, gt=0)
     max_pixels: int = Field(3840 * 2160, gt=0)
+    #: A photo's pixels, from its header before decoding (a larger one, or a decompression bomb, is
+    #: answered 422 ``frame_too_large``): 64 MP phone photos pass.
+    max_photo_pixels: int = Field(8192 * 8192, gt=0)
     max_sample_frames: int = Field(256, gt=0)
     #: Inferences running at once (each one is CPU/GPU heavy; more than the cores only adds latency).
     concurrency: int = Field(1, gt=0)

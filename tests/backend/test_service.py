@@ -275,6 +275,23 @@ def test_an_audio_file_is_refused_early_by_a_face_only_model(tmp_path: Path) -> 
     assert refused.value.status == 415
 
 
+def test_a_photo_is_refused_early_by_a_model_that_does_not_read_photos(tmp_path: Path) -> None:
+    """A checkpoint reads video and sound only: a photo is refused from its first bytes (415), named as
+    a photo; a model that reads photos gets it, named by its bytes."""
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(9000)
+    service = service_with(StandIn(), tmp_path)
+    receive, kind = request_of(multipart(jpeg, filename="clip.mp4"))
+    with pytest.raises(ApiError, match="JPEG photo and this model reads video and sound only") as refused:
+        anyio.run(service.predict_upload, receive, kind, 8)
+    assert (refused.value.status, refused.value.code) == (415, "unsupported_media_type")
+    assert list(tmp_path.iterdir()) == []
+    reader = StandIn()
+    reader.reads_photos = True  # type: ignore[attr-defined]
+    receive, kind = request_of(multipart(jpeg, filename="clip.mp4"))
+    assert anyio.run(service_with(reader, tmp_path).predict_upload, receive, kind, 8) == {"emotion": "NEU"}
+    assert reader.seen == [(".jpg", jpeg, 8)] and list(tmp_path.iterdir()) == []
+
+
 def test_a_cancelled_request_leaves_nothing_behind(clips: dict[str, Path], tmp_path: Path) -> None:
     """What happens when the request's task is cancelled mid-prediction: the budget is cancelled, the worker
     thread finishes, and the upload's folder is removed."""

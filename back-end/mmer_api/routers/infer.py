@@ -1,4 +1,4 @@
-"""Upload a video, get six emotion scores (overall and per second) back."""
+"""Upload a video, a voice recording or a photo, get six emotion scores (overall and per second) back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from mmer_api.deps import ServiceDep, SettingsDep, require_api_key
-from mmer_api.inference import ACCEPTED, DEFAULT_SAMPLE_FRAMES
+from mmer_api.inference import ACCEPTED, DEFAULT_SAMPLE_FRAMES, PHOTOS
 from mmer_api.schemas import ErrorResponse, Prediction
 
 router = APIRouter(prefix="/infer", tags=["inference"], dependencies=[Depends(require_api_key)])
@@ -24,10 +24,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                 "before the body is read."),
     408: _error("`upload_timeout`: the upload arrived too slowly (see `MMER_UPLOAD_MIN_KIB_S`)."),
     413: _error("`too_large`: the upload is over the size limit (see GET / `limits`)."),
-    415: _error(f"`unsupported_media_type` / `not_video`: not a file this model reads ({ACCEPTED} are accepted); "
-                "answered from the file's first bytes."),
+    415: _error(f"`unsupported_media_type` / `not_video`: not a file this model reads ({ACCEPTED} are accepted, "
+                f"and {PHOTOS} by the default model); answered from the file's first bytes."),
     422: _error("`invalid_request` (bad parameters, not multipart, no `file` part), `undecodable`, `too_long`, "
-                "`too_short`, `frame_too_large`, `no_signal` (no face and no voice to score)."),
+                "`too_short`, `frame_too_large` (also a photo over `limits.max_photo_pixels`, or a decompression "
+                "bomb: refused from its header), `no_signal` (no face and no voice to score)."),
     503: _error("`busy`: every slot is taken; retry after the `Retry-After` header's seconds. Answered before "
                 "the body is read."),
     504: _error("`timeout`: the analysis ran past the service's deadline and was stopped."),
@@ -37,7 +38,8 @@ UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"mu
     "type": "object", "title": "Upload", "required": ["file"],
     "properties": {"file": {
         "type": "string", "contentMediaType": "application/octet-stream", "title": "File",
-        "description": f"The video or audio file ({ACCEPTED}); its name and type are ignored."}},
+        "description": f"The video or audio file ({ACCEPTED}), or {PHOTOS} (the default model reads it as a "
+                       "one-second still with its face expert); its name and type are ignored."}},
 }}}}}
 
 

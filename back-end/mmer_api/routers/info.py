@@ -24,8 +24,10 @@ def service_info(settings: SettingsDep, service: ServiceDep) -> ServiceInfo:
         model=ModelInfo.model_validate(model),
         classes=[EmotionClass(abbr=e.abbr, name=e.name) for e in EMOTIONS],
         modalities=list(model["modalities"]),
+        photos=bool(getattr(service.predictor, "reads_photos", False)),
         limits=Limits(max_upload_mb=settings.max_upload_mb, max_duration_s=settings.max_duration_s,
                       min_duration_s=settings.min_duration_s, max_pixels=settings.max_pixels,
+                      max_photo_pixels=settings.max_photo_pixels,
                       max_sample_frames=settings.max_sample_frames, default_sample_frames=DEFAULT_SAMPLE_FRAMES),
         auth=settings.api_key is not None,
     )
