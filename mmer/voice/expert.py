@@ -221,5 +221,11 @@ def clip_probabilities(windows: Sequence[VoiceWindow]) -> np.ndarray | None:
     scored = [w for w in windows if w.probs is not None]
     if not scored:
         return None
-    seconds = np.array([max(w.speech_s, 1e-3) for w in scored])
-    return (np.stack([w.probs for w in scored]) * seconds[:, None]).sum(axis=0) / seconds.sum()
+    return speech_weighted(np.stack([w.probs for w in scored]), np.array([w.speech_s for w in scored]))
+
+
+def speech_weighted(probs: np.ndarray, speech_s: np.ndarray) -> np.ndarray:
+    """(W, C) window probabilities → (C,): their average weighted by each window's seconds of speech
+    (at least a millisecond each), the one rule for a clip's voice answer in serving and in training."""
+    seconds = np.maximum(np.asarray(speech_s, dtype=np.float64), 1e-3)
+    return (np.asarray(probs) * seconds[:, None]).sum(axis=0) / seconds.sum()

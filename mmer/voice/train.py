@@ -289,14 +289,13 @@ class Readings:
     def probabilities(self, calibration: Calibration) -> np.ndarray:
         """(N, 6) each clip's answer as the service gives it (:func:`clip_probabilities`: windows
         averaged by seconds of speech); a row of NaN where no window had speech."""
-        from mmer.voice.expert import calibrated
+        from mmer.voice.expert import calibrated, speech_weighted
 
         probs = calibrated(self.logits, self.unfamiliarity, calibration)
         out = np.full((len(self.labels), NUM_CLASSES), np.nan)
-        weights = np.maximum(self.speech_s, 1e-3)
         for i in np.unique(self.clip):
             w = self.clip == i
-            out[i] = (probs[w] * weights[w, None]).sum(axis=0) / weights[w].sum()
+            out[i] = speech_weighted(probs[w], self.speech_s[w])
         return out
 
     def windows(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
