@@ -11,7 +11,7 @@ export YOLO_OFFLINE ?= 1
 
 .PHONY: setup setup-python setup-front-end setup-system weights build api-types test test-python test-front-end \
 	test-e2e test-install compose-test compose-test-if-docker docker-images lint lint-deploy run demo voice-model \
-	face-card clean
+	face-card face-model clean
 
 setup: setup-python setup-front-end
 
@@ -124,6 +124,14 @@ VOICE_DIR := mmer/assets/voice-ravdess
 ## the service calibrates it with (fitted on PublicTest).
 face-card: setup-python weights
 	$(MMER) benchmark face --data $(MMER_DATA)/fer2013 --card mmer/assets/face-fer2013 --command-line "make face-card"
+
+## The face expert trained here (mmer/assets/face-ferplus): FER2013 Training with the FER+ votes, every
+## choice on PublicTest, its PrivateTest figures and MODEL_CARD.md written by the run. Resumable: the
+## training state stays in data/face-model-run/ (remove it to start afresh). FACE_ARGS adds options.
+FACE_DIR := mmer/assets/face-ferplus
+face-model: setup-python
+	$(MMER) train-face --data $(MMER_DATA)/fer2013 -o $(FACE_DIR) --state-dir data/face-model-run \
+		--command-line "make face-model" $(FACE_ARGS)
 
 voice-model: setup-python weights
 	mkdir -p data

