@@ -4,6 +4,7 @@
 
 - ``face.mp4``: 3 s of a smiling face (scikit-image's astronaut) with a voice-like sound;
 - ``notes.mp4``: a text file with a video's name (the service must refuse it by its bytes);
+- ``face.jpg``: a photo of a smiling face (scikit-image's astronaut, a real photo), for the photo upload;
 - ``camera.y4m``: the same face as raw YUV 4:2:0 frames, for Chromium's fake webcam
   (``--use-file-for-fake-video-capture``), so the recording path is tested with a real face;
 - ``speech-face.mp4``: the astronaut with a real RAVDESS voice, when the real data folder is there
@@ -39,10 +40,19 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_sample_clip(out / "face.mp4", emotion="HAP", seconds=3, size=(640, 480), fps=25)
     (out / "notes.mp4").write_text("These are meeting notes, not a video.\n" * 20)
+    write_photo(out / "face.jpg")
     rng = np.random.default_rng(0)
     images = list(frames(STYLES["HAP"], 4, CAMERA_FPS, CAMERA_SIZE, (90, 110, 130), rng))
     write_y4m(out / "camera.y4m", images, CAMERA_FPS)
     write_speech_face(out / "speech-face.mp4")
+
+
+def write_photo(path: Path) -> None:
+    """A JPEG photo of a real smiling face, as a phone or a browser would upload it."""
+    from skimage import data
+
+    picture = cv2.resize(data.astronaut(), (480, 480), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
 def write_speech_face(path: Path) -> None:

@@ -77,7 +77,7 @@ describe("the page, served with the real back-end", () => {
     await analyse(page, "notes.mp4");
     const error = page.getByTestId("error");
     await error.waitFor();
-    expect(await error.textContent()).toContain("That file is not a video or an audio recording the service can read.");
+    expect(await error.textContent()).toContain("That file is not a video, an audio recording or a photo the service can read.");
     expect(await error.textContent()).toContain("Choose a video (MP4");
     await shot(page, "desktop-not-a-video");
     expect(await accessibilityProblems(page)).toEqual([]);
@@ -86,6 +86,22 @@ describe("the page, served with the real back-end", () => {
     await analyse(page, "face.mp4");
     await page.getByTestId("result").waitFor({ timeout: 60_000 });
     expect(await page.getByTestId("emotion").textContent()).toBe("Happy");
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it("reads a photo from the face: the picture is shown, the voice had nothing, no timeline", async () => {
+    const { page, errors } = await openPage(browser, baseUrl);
+    await analyse(page, "face.jpg");
+    expect(await page.getByTestId("preview").evaluate((element) => element.tagName)).toBe("IMG");
+    await page.getByTestId("result").waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId("emotion").textContent()).toBe("Happy");
+    expect(await page.getByTestId("modality-video").textContent()).toContain("Face: used");
+    expect(await page.getByTestId("modality-audio").textContent()).toContain("a photo has no sound");
+    expect(await page.getByTestId("clip-duration").textContent()).toBe("a photo");
+    expect(await page.getByTestId("timeline").count()).toBe(0);
+    await shot(page, "desktop-photo");
+    expect(await accessibilityProblems(page)).toEqual([]);
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -15,7 +15,7 @@ function serveInfo(ok = true) {
 }
 
 async function chooseAndAnalyse(user: ReturnType<typeof userEvent.setup>, file = clip()) {
-  await user.upload(screen.getByLabelText("Choose a video or audio file"), file);
+  await user.upload(screen.getByLabelText("Choose a video, audio file or photo"), file);
   expect(screen.getByTestId("preview")).toHaveAttribute("aria-label", `Preview of ${file.name}`);
   await user.click(screen.getByRole("button", { name: "Analyse" }));
   return FakeXhr.last();
@@ -61,7 +61,7 @@ describe("the upload flow", () => {
   it("sends the chosen number of frames", async () => {
     const user = userEvent.setup();
     render(<App />);
-    await user.upload(screen.getByLabelText("Choose a video or audio file"), clip());
+    await user.upload(screen.getByLabelText("Choose a video, audio file or photo"), clip());
     const frames = screen.getByRole("spinbutton", { name: "Frames to analyse" });
     await user.clear(frames);
     await user.type(frames, "64");
@@ -123,6 +123,59 @@ describe("the upload flow", () => {
     expect(screen.getByRole("button", { name: "Choose another recording" })).toBeInTheDocument();
   });
 
+  it("analyses a photo: the picture is shown, read by the face alone, with nothing over time", async () => {
+    const user = userEvent.setup();
+    render(<App />);
+    const photo = new File([new Uint8Array(4096)], "IMG_0001.JPG", { type: "image/jpeg" });
+    await user.upload(screen.getByLabelText("Choose a video, audio file or photo"), photo);
+    const preview = screen.getByRole("img", { name: "Preview of IMG_0001.JPG" });
+    expect(preview.tagName).toBe("IMG");
+    expect(preview).toHaveAttribute("data-testid", "preview");
+    expect(document.querySelector("video")).toBeNull();
+    expect(screen.queryByRole("spinbutton", { name: "Frames to analyse" })).toBeNull(); // one picture: one frame
+    await user.click(screen.getByRole("button", { name: "Analyse" }));
+    const xhr = FakeXhr.last();
+    expect(xhr.url).toBe("/api/infer?sample_frames=32");
+    const base = expertPrediction();
+    const face = { NEU: 0.04, HAP: 0.9, SAD: 0.02, ANG: 0.02, FEA: 0.01, DIS: 0.01 };
+    const detail = "a JPEG photo of 4032×3024: a face found";
+    act(() =>
+      xhr.respond(
+        200,
+        expertPrediction({
+          emotion: "HAP",
+          label: "Happy",
+          confidence: 0.9,
+          scores: face,
+          modalities: { model: ["video", "audio"], used: ["video"], missing: ["audio"], available: { video: true, audio: false }, detail: { video: detail, audio: "a photo has no sound" } },
+          timeline: [{ start: 0, end: 1, emotion: "HAP", confidence: 0.9, scores: face, face, voice: null, speech_s: 0, dominant: "face", agree: null, frames: 1, faces: 1 }],
+          experts: {
+            face: { scores: face, used: true, detail, weight: 1 },
+            voice: { scores: null, used: false, detail: "a photo has no sound", weight: 1 },
+          },
+          fusion: { ...base.fusion!, dominant: "face", agree: null },
+          duration_s: 1,
+          frames_analysed: 1,
+        }),
+      ),
+    );
+    expect(await screen.findByTestId("emotion")).toHaveTextContent("Happy");
+    expect(screen.getByTestId("modality-video")).toHaveTextContent("Face: used");
+    expect(screen.getByTestId("modality-audio")).toHaveTextContent("a photo has no sound");
+    expect(screen.getByTestId("clip-duration")).toHaveTextContent("a photo");
+    expect(screen.queryByTestId("timeline")).toBeNull();
+    expect(screen.getByRole("img", { name: "Preview of IMG_0001.JPG" })).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Choose another photo" })).toBeInTheDocument();
+  });
+
+  it("does not offer photos when the served model cannot read them", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify({ ...SERVICE_INFO, photos: false }))));
+    render(<App />);
+    await screen.findByTestId("service-model");
+    expect(screen.getByLabelText("Choose a video or audio file")).toBeInTheDocument();
+    expect(screen.getByTestId("dropzone")).not.toHaveTextContent("photo");
+  });
+
   it("can be cancelled, and the page stays usable", async () => {
     const user = userEvent.setup();
     render(<App />);
@@ -138,7 +191,7 @@ describe("the upload flow", () => {
 
 describe("errors", () => {
   it.each([
-    [415, { detail: "The upload is not a video file this service can read.", code: "unsupported_media_type" }, {}, /not a video or an audio recording the service can read/],
+    [415, { detail: "The upload is not a video file this service can read.", code: "unsupported_media_type" }, {}, /not a video, an audio recording or a photo the service can read/],
     [422, { detail: "no face was found", code: "no_signal" }, {}, /No face or voice could be found/],
     [422, { detail: "truncated", code: "undecodable" }, {}, /could not be decoded/],
     [413, "<html>413 Request Entity Too Large</html>", {}, /too large to upload/],
@@ -152,7 +205,7 @@ describe("errors", () => {
     expect(alert).toHaveTextContent(message);
     await user.click(screen.getByRole("button", { name: "Choose another video" }));
     expect(screen.queryByTestId("error")).toBeNull();
-    expect(screen.getByLabelText("Choose a video or audio file")).toBeInTheDocument();
+    expect(screen.getByLabelText("Choose a video, audio file or photo")).toBeInTheDocument();
   });
 
   it("a 503 offers to try again and says when", async () => {
@@ -179,7 +232,7 @@ describe("errors", () => {
     const user = userEvent.setup();
     render(<App />);
     await screen.findByTestId("service-model"); // limits known: 1 MB
-    await user.upload(screen.getByLabelText("Choose a video or audio file"), new File([new Uint8Array(2 * 1024 * 1024)], "big.mp4", { type: "video/mp4" }));
+    await user.upload(screen.getByLabelText("Choose a video, audio file or photo"), new File([new Uint8Array(2 * 1024 * 1024)], "big.mp4", { type: "video/mp4" }));
     expect(screen.getByTestId("error")).toHaveTextContent("too large to upload");
     expect(screen.getByTestId("error")).toHaveTextContent("up to 1 MB");
     expect(screen.getByRole("button", { name: "Analyse" })).toBeDisabled();

@@ -21,7 +21,7 @@ import { useAnalysis } from "@/hooks/useAnalysis";
 import { useServiceInfo } from "@/hooks/useServiceInfo";
 import { useTheme } from "@/hooks/useTheme";
 import { MIB } from "@/lib/format";
-import { isAudioFile } from "@/lib/media";
+import { isAudioFile, isImageFile } from "@/lib/media";
 
 const DEFAULT_SAMPLE_FRAMES = 32;
 
@@ -71,8 +71,12 @@ export default function App() {
   }, []);
 
   const result = state.status === "done" ? state.result : null;
+  // A photo, by the file's type or name: shown as a picture, read by the face alone, nothing over time.
+  const photo = !!clip && isImageFile(clip);
   // Sound only: by the file's type or name, or because the service found no picture in it.
-  const audioOnly = !!clip && (isAudioFile(clip) || result?.modalities.available.video === false);
+  const audioOnly = !!clip && !photo && (isAudioFile(clip) || result?.modalities.available.video === false);
+  // The default model reads photos; a checkpoint does not (an older service does not say: assume it does).
+  const photos = service.info?.photos ?? true;
   const error = localError ?? (state.status === "error" ? state.error : null);
 
   return (
@@ -123,7 +127,9 @@ export default function App() {
         <Card>
           <CardHeader>
             <CardTitle>Your clip</CardTitle>
-            <CardDescription>Upload a video or an audio recording, or record a video with your camera, then analyse it.</CardDescription>
+            <CardDescription>
+              Upload a video, an audio recording{photos ? " or a photo" : ""}, or record a video with your camera, then analyse it.
+            </CardDescription>
           </CardHeader>
           <CardContent className="space-y-5">
             {!clip ? (
@@ -133,7 +139,7 @@ export default function App() {
                   <TabsTrigger value="record">Record</TabsTrigger>
                 </TabsList>
                 <TabsContent value="upload">
-                  <Dropzone onFile={choose} maxUploadMb={limits?.max_upload_mb} />
+                  <Dropzone onFile={choose} maxUploadMb={limits?.max_upload_mb} photos={photos} />
                 </TabsContent>
                 <TabsContent value="record">
                   <RecordPanel onRecorded={choose} />
@@ -141,8 +147,8 @@ export default function App() {
               </Tabs>
             ) : (
               <>
-                <VideoPreview ref={player} file={clip} audio={audioOnly} onTime={setCurrentTime} />
-                {result && (
+                <VideoPreview ref={player} file={clip} audio={audioOnly} image={photo} onTime={setCurrentTime} />
+                {result && !photo && (
                   <section aria-labelledby="timeline-heading" className="space-y-2">
                     <h2 id="timeline-heading" className="text-sm font-medium">
                       Over time <span className="font-normal text-muted-foreground">— hover for scores, click to play from there</span>
@@ -150,13 +156,15 @@ export default function App() {
                     <TimelineChart timeline={result.timeline} duration={result.duration_s} currentTime={currentTime} onSeek={seek} />
                   </section>
                 )}
-                <SampleFrames
-                  value={sampleFrames}
-                  onChange={setSampleFrames}
-                  max={maxFrames}
-                  disabled={busy}
-                  fixedByModel={service.info?.model.kind === "checkpoint"}
-                />
+                {!photo && (
+                  <SampleFrames
+                    value={sampleFrames}
+                    onChange={setSampleFrames}
+                    max={maxFrames}
+                    disabled={busy}
+                    fixedByModel={service.info?.model.kind === "checkpoint"}
+                  />
+                )}
                 {state.status === "uploading" || state.status === "analysing" ? (
                   <AnalysisProgress state={state} onCancel={analysis.cancel} />
                 ) : (
@@ -174,7 +182,13 @@ export default function App() {
                         setClip(null);
                       }}
                     >
-                      {source === "record" ? "Record another" : audioOnly ? "Choose another recording" : "Choose another video"}
+                      {source === "record"
+                        ? "Record another"
+                        : photo
+                          ? "Choose another photo"
+                          : audioOnly
+                            ? "Choose another recording"
+                            : "Choose another video"}
                     </Button>
                   </div>
                 )}
@@ -200,7 +214,7 @@ export default function App() {
               <ErrorNotice error={error} maxUploadMb={limits?.max_upload_mb} onRetry={localError ? undefined : start} />
             ) : result ? (
               <>
-                <ResultSummary result={result} elapsedMs={state.status === "done" ? state.elapsedMs : undefined} />
+                <ResultSummary result={result} elapsedMs={state.status === "done" ? state.elapsedMs : undefined} photo={photo} />
                 <section aria-labelledby="scores-heading" className="space-y-3">
                   <h3 id="scores-heading" className="text-sm font-medium">
                     All six scores

@@ -37,8 +37,9 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
       };
     case "unsupported_media_type":
       return {
-        title: "That file is not a video or an audio recording the service can read.",
-        action: "Choose a video (MP4, MOV, WebM, MKV or AVI) or an audio recording (WAV, MP3, FLAC, M4A, Ogg or Opus).",
+        title: "That file is not a video, an audio recording or a photo the service can read.",
+        action:
+          "Choose a video (MP4, MOV, WebM, MKV or AVI), an audio recording (WAV, MP3, FLAC, M4A, Ogg or Opus) or a photo (JPEG, PNG or WebP; a trained model reads video only).",
         detail,
         retry: false,
       };
@@ -64,8 +65,8 @@ export function describeError(error: unknown, limits?: { max_upload_mb?: number 
       return { title: "The clip is too short.", action: "Send a clip of at least a second.", detail, retry: false };
     case "frame_too_large":
       return {
-        title: "The video's picture is too large.",
-        action: "Export it at 4K or lower (1080p is plenty) and try again.",
+        title: "The picture is too large.",
+        action: "Export the video at 4K or lower (1080p is plenty), or send the photo at a smaller size, and try again.",
         detail,
         retry: false,
       };

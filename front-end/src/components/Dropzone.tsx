@@ -1,23 +1,34 @@
-import { FileAudio, FileVideo, Upload } from "lucide-react";
+import { FileAudio, FileImage, FileVideo, Upload } from "lucide-react";
 import { useId, useRef, useState, type DragEvent } from "react";
 
 import { Button } from "@/components/ui/button";
-import { ACCEPT } from "@/lib/media";
+import { acceptList } from "@/lib/media";
 import { cn } from "@/lib/utils";
 
 interface DropzoneProps {
   onFile: (file: File) => void;
   maxUploadMb?: number;
   disabled?: boolean;
+  /** Whether the served model reads photos (the default model does; a trained checkpoint does not). */
+  photos?: boolean;
+}
+
+type Over = false | "video" | "audio" | "image";
+
+function kindOf(type: string | undefined): Over {
+  if (type?.startsWith("audio/")) return "audio";
+  if (type?.startsWith("image/")) return "image";
+  return "video";
 }
 
 /**
- * Drop a file or pick one: a video, or an audio recording (a voice memo). Any file is handed on:
- * the service decides from its bytes what it is.
+ * Drop a file or pick one: a video, an audio recording (a voice memo) or, where the model reads them,
+ * a photo. Any file is handed on: the service decides from its bytes what it is.
  */
-export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
+export function Dropzone({ onFile, maxUploadMb, disabled, photos = true }: DropzoneProps) {
   const input = useRef<HTMLInputElement>(null);
-  const [over, setOver] = useState<false | "video" | "audio">(false);
+  const [over, setOver] = useState<Over>(false);
+  const what = photos ? "a video, an audio recording or a photo" : "a video or an audio recording";
   const hintId = useId();
   const inputId = useId();
 
@@ -37,7 +48,7 @@ export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
       data-testid="dropzone"
       onDragOver={(event) => {
         event.preventDefault();
-        if (!disabled) setOver(event.dataTransfer?.items?.[0]?.type.startsWith("audio/") ? "audio" : "video");
+        if (!disabled) setOver(kindOf(event.dataTransfer?.items?.[0]?.type));
       }}
       onDragLeave={() => setOver(false)}
       onDrop={onDrop}
@@ -48,32 +59,40 @@ export function Dropzone({ onFile, maxUploadMb, disabled }: DropzoneProps) {
       )}
     >
       <div className="flex size-12 items-center justify-center rounded-full bg-primary/10 text-primary" aria-hidden="true">
-        {over === "audio" ? <FileAudio className="size-6" /> : over ? <FileVideo className="size-6" /> : <Upload className="size-6" />}
+        {over === "audio" ? (
+          <FileAudio className="size-6" />
+        ) : over === "image" ? (
+          <FileImage className="size-6" />
+        ) : over ? (
+          <FileVideo className="size-6" />
+        ) : (
+          <Upload className="size-6" />
+        )}
       </div>
       <div className="space-y-1">
         <p className="font-medium">
           {over ? (
-            `Drop to use this ${over === "audio" ? "recording" : "file"}`
+            `Drop to use this ${over === "audio" ? "recording" : over === "image" ? "photo" : "file"}`
           ) : (
             <>
-              <span className="pointer-coarse:hidden">Drag a video or an audio recording here</span>
-              <span className="hidden pointer-coarse:inline">Pick a video or an audio recording from this device</span>
+              <span className="pointer-coarse:hidden">Drag {what} here</span>
+              <span className="hidden pointer-coarse:inline">Pick {what} from this device</span>
             </>
           )}
         </p>
         <p id={hintId} className="text-sm text-muted-foreground">
-          Video (MP4, MOV, WebM, MKV or AVI) or audio (WAV, MP3, FLAC, M4A, Ogg or Opus)
-          {maxUploadMb ? `, up to ${maxUploadMb} MB` : ""}. A few seconds of one face, or of one voice speaking, work best.
+          Video (MP4, MOV, WebM, MKV or AVI){photos ? ", audio (WAV, MP3, FLAC, M4A, Ogg or Opus) or a photo (JPEG, PNG or WebP)" : " or audio (WAV, MP3, FLAC, M4A, Ogg or Opus)"}
+          {maxUploadMb ? `, up to ${maxUploadMb} MB` : ""}. A few seconds of one face, or of one voice speaking, work best{photos ? "; a photo is read from the face" : ""}.
         </p>
       </div>
       <label htmlFor={inputId} className="sr-only">
-        Choose a video or audio file
+        {photos ? "Choose a video, audio file or photo" : "Choose a video or audio file"}
       </label>
       <input
         id={inputId}
         ref={input}
         type="file"
-        accept={ACCEPT}
+        accept={acceptList(photos)}
         className="sr-only"
         tabIndex={-1}
         disabled={disabled}

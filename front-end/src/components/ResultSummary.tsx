@@ -37,10 +37,11 @@ function ExpertLine({ experts, name }: { experts: Experts; name: ExpertName }) {
 }
 
 /** [term, value, test id] rows of the timings list. */
-function timings(result: Prediction, elapsedMs?: number): Array<[string, string, string?]> {
+function timings(result: Prediction, elapsedMs?: number, photo = false): Array<[string, string, string?]> {
   const t = result.timing_ms;
   const rows: Array<[string, string, string?]> = [
-    ["Clip", seconds(result.duration_s), "clip-duration"],
+    // A photo is read as a one-second still: its "length" is the service's convention, not the user's.
+    photo ? ["Clip", "a photo", "clip-duration"] : ["Clip", seconds(result.duration_s), "clip-duration"],
     ["Frames", String(result.frames_analysed)],
     ["Decoding", milliseconds(t.decode)],
     ["Faces", milliseconds(t.faces)],
@@ -136,7 +137,7 @@ function DefaultModelNote({ model }: { model: ModelExperts }) {
 }
 
 /** The answer: emotion and confidence, what was read (face, voice), which model, how long it took. */
-export function ResultSummary({ result, elapsedMs }: { result: Prediction; elapsedMs?: number }) {
+export function ResultSummary({ result, elapsedMs, photo = false }: { result: Prediction; elapsedMs?: number; photo?: boolean }) {
   const isDefault = result.model.kind === "default";
   const experts = predictionExperts(result);
   const model = modelExperts(result.model);
@@ -215,7 +216,7 @@ export function ResultSummary({ result, elapsedMs }: { result: Prediction; elaps
           <Clock className="size-4" aria-hidden="true" /> Timings
         </h3>
         <dl className="grid grid-cols-2 gap-x-6 gap-y-1 text-muted-foreground">
-          {timings(result, elapsedMs).map(([term, value, testId]) => (
+          {timings(result, elapsedMs, photo).map(([term, value, testId]) => (
             <div key={term} className="flex justify-between gap-2">
               <dt>{term}</dt>
               <dd className="tabular-nums" data-testid={testId}>

@@ -132,11 +132,13 @@ export const SERVICE_INFO = {
     { abbr: "DIS", name: "Disgusted" },
   ],
   modalities: ["video"],
+  photos: true,
   limits: {
     max_upload_mb: 1,
     max_duration_s: 1200,
     min_duration_s: 0.3,
     max_pixels: 8294400,
+    max_photo_pixels: 67108864,
     max_sample_frames: 256,
     default_sample_frames: 32,
   },
