@@ -30,7 +30,7 @@ from mmer import media
 from mmer.budget import Budget
 from mmer.faces.base import Detection, FaceDetector
 from mmer.faces.boxes import FrameBoxes, detect_frames
-from mmer.faces.crop import BoxLookup, crop_face
+from mmer.faces.crop import BoxLookup, face_crop
 from mmer.faces.recipe import FaceRecipe
 from mmer.faces.tracking import FaceTracker
 from mmer.timing import Clock
@@ -61,7 +61,7 @@ class RecordedBoxes:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
-        self.known = {f["index"]: f["box"] for f in data["frames"] if f["box"] is not None}
+        self.known = {f["index"]: f for f in data["frames"] if f["box"] is not None}
 
     def boxes(self, frames: Iterable[media.Frame]) -> FrameBoxes:
         indices, times, size = [], [], None
@@ -77,8 +77,9 @@ class RecordedBoxes:
                         self.data.get("clip_id", "clip"), self.data["width"], self.data["height"], *size)
         boxes: list[Detection | None] = []
         for index in indices:
-            box = self.known.get(index)
-            boxes.append(None if box is None else Detection(box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy, 1.0))
+            entry = self.known.get(index)
+            box = None if entry is None else Detection(*entry["box"], 1.0, entry.get("landmarks"))
+            boxes.append(None if box is None else box.scaled(sx, sy))
         return FrameBoxes(indices, times, size, boxes, [False] * len(indices))
 
 
@@ -216,14 +217,16 @@ def _sampled(path: media.PathLike, targets: Sequence[float], limits: media.Decod
 def _crops(picked: Sequence[media.Frame | None], wanted: Sequence[float], found: FrameBoxes, borrows: bool,
            recipe: FaceRecipe) -> tuple[np.ndarray | None, list[float]]:
     """The crops of the picked frames that have a box (their own, or with ``borrows`` the nearest
-    frame's), and the sample instant each stands for."""
+    frame's), cut upright where the recipe says so and the box has landmarks, and the sample
+    instant each stands for."""
     lookup = BoxLookup(found.entries())
     own = {i for i, b in zip(found.indices, found.boxes, strict=True) if b is not None}
     chosen = [(f, t) for f, t in zip(picked, wanted, strict=True)
               if f is not None and (f.index in own or (borrows and len(lookup)))]
     if not chosen:
         return None, []
-    crops = [crop_face(f.image, lookup(f.index), recipe.face_size, recipe.face_margin) for f, _ in chosen]
+    crops = [face_crop(f.image, lookup(f.index), lookup.landmarks(f.index), size=recipe.face_size,
+                       margin=recipe.face_margin, align=recipe.align) for f, _ in chosen]
     return np.stack(crops), [t for _, t in chosen]
 
 

@@ -18,6 +18,8 @@ DEFAULT_SIZE = 224
 DEFAULT_MARGIN = 0.25
 #: Options that say where a detector runs, not what it finds: never part of the record.
 RUNTIME_OPTIONS = ("device",)
+#: Settings of how boxes become crops, chosen after boxing: never part of a box file's record.
+CROP_KEYS = ("face_size", "face_margin", "align")
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,22 @@ class FaceRecipe:
     smooth_window: int = DEFAULT_SMOOTH_WINDOW
     face_size: int = DEFAULT_SIZE
     face_margin: float = DEFAULT_MARGIN
+    #: Turn each crop about its centre so that the eyes are level (:func:`mmer.faces.crop.aligned_crop`),
+    #: where the detector gave landmarks (MTCNN); off, crops are cut as they always were.
+    align: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"detector": self.detector, "detector_options": dict(self.detector_options), "every": self.every,
-                "max_gap": self.max_gap, "smooth_window": self.smooth_window, "face_size": self.face_size,
-                "face_margin": self.face_margin}
+        """The record. ``align`` is written only when on: records made before it existed (feature
+        caches, checkpoints) were all unaligned, and stay equal to the record of the same recipe now,
+        so adding the setting invalidates no cache."""
+        record = {"detector": self.detector, "detector_options": dict(self.detector_options), "every": self.every,
+                  "max_gap": self.max_gap, "smooth_window": self.smooth_window, "face_size": self.face_size,
+                  "face_margin": self.face_margin}
+        return {**record, "align": True} if self.align else record
 
     def boxing(self) -> dict[str, Any]:
-        """The part a box file records (the crop geometry is chosen later)."""
-        return {k: v for k, v in self.as_dict().items() if k not in ("face_size", "face_margin")}
+        """The part a box file records (the crop geometry and alignment are chosen later)."""
+        return {k: v for k, v in self.as_dict().items() if k not in CROP_KEYS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceRecipe:
@@ -57,4 +66,5 @@ class FaceRecipe:
                    every=int(get("every", default.every)), max_gap=int(get("max_gap", default.max_gap)),
                    smooth_window=int(get("smooth_window", default.smooth_window)),
                    face_size=int(get("face_size", default.face_size)),
-                   face_margin=float(get("face_margin", default.face_margin)))
+                   face_margin=float(get("face_margin", default.face_margin)),
+                   align=bool(get("align", default.align)))

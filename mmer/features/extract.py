@@ -69,15 +69,16 @@ def boxing_record(records: Sequence[ClipRecord], boxes_dir: Path) -> dict[str, A
 
 
 def extract_video_features(manifest: Path, boxes_dir: Path, root: Path, backbone: VideoBackbone, *,
-                           face_size: int = DEFAULT_SIZE, face_margin: float = DEFAULT_MARGIN, batch_size: int = 8,
-                           overwrite: bool = False) -> BatchReport:
+                           face_size: int = DEFAULT_SIZE, face_margin: float = DEFAULT_MARGIN, align: bool = False,
+                           batch_size: int = 8, overwrite: bool = False) -> BatchReport:
     """``root/video_features/<clip_id>.npy`` = backbone features of the face crops of
     ``num_frames`` evenly sampled frames of each clip.
 
     The crops are read by :func:`mmer.windows.read_windows` (the clip as one window) from the
     clip itself, with the boxes `mmer faces` wrote into ``boxes_dir``: the same reader, and the
     same pixels, as serving. The face record (detector, stride, tracking, geometry) is part of the
-    feature settings: a change re-extracts, and the checkpoint records it.
+    feature settings: a change re-extracts, and the checkpoint records it. ``align`` cuts the faces
+    upright with the box files' eye landmarks (:class:`FaceRecipe`), where they have them.
     """
     if not boxes_dir.is_dir():
         raise FileNotFoundError(f"face boxes folder {boxes_dir} does not exist (run `mmer faces` first)")
@@ -87,7 +88,7 @@ def extract_video_features(manifest: Path, boxes_dir: Path, root: Path, backbone
         raise InvalidValue("--face-margin cannot be negative")
     records = read_manifest(manifest)
     recipe = FaceRecipe.from_dict({**boxing_record(records, boxes_dir), "face_size": face_size,
-                                   "face_margin": face_margin})
+                                   "face_margin": face_margin, "align": align})
     seconds: dict[str, float] = {}
 
     def load(record: ClipRecord) -> np.ndarray:
@@ -95,6 +96,10 @@ def extract_video_features(manifest: Path, boxes_dir: Path, root: Path, backbone
         if not path.is_file():
             raise FileNotFoundError(f"no face boxes {path.name} in {boxes_dir}")
         boxes = read_boxes(path)
+        if align and not any(f.get("landmarks") for f in boxes["frames"]):
+            log.warning("%s has no face landmarks (its detector gives none, or it was written before they were "
+                        "kept): this clip's faces are cut unaligned; `mmer faces --overwrite` with mtcnn adds them",
+                        path.name)
         duration = media.clip_duration(record.resolved_path)
         (window,) = read_windows(record.resolved_path, [0.0, duration], boxes=RecordedBoxes(boxes),
                                  num_frames=backbone.num_frames, recipe=recipe, sample_rate=None)

@@ -24,6 +24,8 @@ from tests.conftest import _session_fer_cache  # noqa: E402
 
 #: The astronaut's face in skimage.data.astronaut(), hairline to chin, labelled by hand.
 ASTRONAUT_FACE = Detection(178.0, 62.0, 272.0, 168.0, 1.0)
+#: Her eyes, nose tip and mouth corners, labelled by hand (left and right as the image shows them).
+ASTRONAUT_POINTS = ((202, 101), (246, 103), (225, 126), (203, 141), (245, 141))
 #: Head and shoulders cut from the astronaut picture, and where the face lies inside it.
 HEAD_CUT = (slice(30, 230), slice(120, 320))
 HEAD_FACE = (ASTRONAUT_FACE.x1 - 120, ASTRONAUT_FACE.y1 - 30, ASTRONAUT_FACE.x2 - 120, ASTRONAUT_FACE.y2 - 30)

@@ -30,7 +30,7 @@ from mmer.faces.tracking import FaceTracker
 from mmer.media import Frame
 from mmer.predictor.base import DETECTOR_OPTIONS, ROI_OPTIONS
 from mmer.weights import WeightsError
-from tests.faces.conftest import HEAD_CUT, HEAD_FACE, moving_face_frames
+from tests.faces.conftest import ASTRONAUT_FACE, ASTRONAUT_POINTS, HEAD_CUT, HEAD_FACE, moving_face_frames
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +51,6 @@ def _sha256(path: Path) -> str:
 
 def _shifted(face: Detection, dx: float, dy: float) -> Detection:
     return Detection(face.x1 + dx, face.y1 + dy, face.x2 + dx, face.y2 + dy, face.score)
-
-
-ASTRONAUT_FACE_DET = Detection(178.0, 62.0, 272.0, 168.0, 1.0)
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -100,10 +97,6 @@ def test_a_face_cut_by_the_border_is_found_and_clipped(detector, astronaut, astr
     assert iou(dets[0], visible) > 0.5
 
 
-#: The astronaut's eyes, nose tip and mouth corners, labelled by hand (left and right as the image shows them).
-ASTRONAUT_POINTS = ((202, 101), (246, 103), (225, 126), (203, 141), (245, 141))
-
-
 def _points(det: Detection) -> np.ndarray:
     assert det.landmarks is not None
     return np.array(det.landmarks)
@@ -140,7 +133,7 @@ def test_the_tracker_moves_landmarks_found_near_the_face_into_the_frame(mtcnn_we
     frame[150:662, 600:1112] = astronaut
     near = MtcnnFaceDetector(weights=mtcnn_weights, **ROI_OPTIONS)
     tracker = FaceTracker(lambda image: None, lambda image: near.detect(image)[0])
-    tracker.last = (0.0, _shifted(ASTRONAUT_FACE_DET, 600, 150))
+    tracker.last = (0.0, _shifted(ASTRONAUT_FACE, 600, 150))
     box = tracker.box(1.0, frame)
     assert box is not None
     assert np.abs(_points(box) - (600, 150) - ASTRONAUT_POINTS).max() < 4

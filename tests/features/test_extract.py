@@ -57,6 +57,30 @@ def test_rerun_resumes_and_a_settings_change_reextracts(prepared_ravdess: dict[s
     assert FeatureCache(features_root, "video").read(changed.done[0]).shape == (6, 3)
     regeometry = extract_video_features(*args, MeanColour(num_frames=6), face_size=32, face_margin=0.5)
     assert len(regeometry.done) == 18
+    aligned = extract_video_features(*args, MeanColour(num_frames=6), face_size=32, face_margin=0.5, align=True)
+    assert len(aligned.done) == 18
+    meta = json.loads((features_root / "video_features" / "features.json").read_text())
+    assert meta["config"]["faces"]["align"] is True
+
+
+def test_aligning_box_files_without_landmarks_says_so(prepared_ravdess: dict[str, Path], tmp_path: Path,
+                                                      features_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Box files of a detector without landmarks (or from before they were kept) are cut unaligned,
+    with a warning naming the file; those with landmarks (MTCNN's) say nothing."""
+    boxes = tmp_path / "boxes"
+    shutil.copytree(prepared_ravdess["boxes"], boxes)
+    files = sorted(boxes.glob("*.json"))
+    assert all(any(f.get("landmarks") for f in json.loads(p.read_text())["frames"]) for p in files)
+    data = json.loads(files[0].read_text())
+    for frame in data["frames"]:
+        frame.pop("landmarks", None)
+    files[0].write_text(json.dumps(data))
+    with caplog.at_level("WARNING", logger="mmer.features.extract"):
+        report = extract_video_features(prepared_ravdess["manifest"], boxes, features_root, MeanColour(),
+                                        face_size=32, align=True)
+    assert report.ok
+    assert f"{files[0].name} has no face landmarks" in caplog.text
+    assert not any(p.name in caplog.text for p in files[1:])
 
 
 def test_a_missing_or_broken_box_file_fails_alone(prepared_ravdess: dict[str, Path], tmp_path: Path,
