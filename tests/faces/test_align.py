@@ -17,7 +17,8 @@ from mmer.faces.align import map_points, roll_angle, square_transform, warp_squa
 from mmer.faces.crop import aligned_crop, crop_face, crop_transform, face_crop
 from mmer.faces.mtcnn import MtcnnFaceDetector
 from mmer.faces.recipe import FaceRecipe
-from mmer.windows import RecordedBoxes, read_windows
+from mmer.faces.tracking import FaceTracker
+from mmer.windows import RecordedBoxes, TrackedBoxes, read_windows
 from tests.faces.conftest import ASTRONAUT_POINTS
 
 #: The astronaut's face box (hand-labelled, tests/faces/conftest.py) and its five points.
@@ -205,6 +206,22 @@ def test_read_windows_cuts_as_the_recipe_says(turned_clip, align):
         assert np.array_equal(crop, expected)
     if align:
         assert corr(expected, aligned_crop(frame, BOX, None, 64, 0.25)) < 0.9  # it did turn
+
+
+def test_the_sparse_trackers_crops_are_aligned_when_the_recipe_says_so(turned_clip):
+    """The default model's road: sparse samples boxed by a FaceTracker (its detector's landmarks
+    ride with the box, reused between detections) and cut by the recipe."""
+    path, boxes, frame = turned_clip
+    points = np.array(boxes["frames"][0]["landmarks"])
+    face = Detection(*BOX, 0.99, points)
+    cuts = {False: crop_face(frame, BOX, 48, 0.09), True: aligned_crop(frame, face, None, 48, 0.09)}
+    for align, expected in cuts.items():
+        tracker = FaceTracker(lambda image: face, lambda image: None)
+        recipe = FaceRecipe(detector="mtcnn", face_size=48, face_margin=0.09, align=align)
+        (window,) = read_windows(path, [0.0, 0.4], boxes=TrackedBoxes(tracker), num_frames=3, recipe=recipe,
+                                 sample_rate=None, every_frame=False)
+        assert window.faces is not None and len(window.faces) == 3
+        assert all(np.array_equal(crop, expected) for crop in window.faces)
 
 
 def test_crop_clip_aligns_when_asked(turned_clip, tmp_path):
