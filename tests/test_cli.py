@@ -238,6 +238,28 @@ def test_predict_prints_the_answer_or_one_line_of_error(fer_cache: Path, tmp_pat
     assert "no face" in err and len(err.splitlines()) == 1
 
 
+def test_predict_reads_a_photo(fer_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A JPEG was "0.04 s long; send at least 0.3 s" (FFmpeg opens it as a one-frame video): now the face
+    expert reads it, and a photo bomb is one line of error."""
+    import cv2
+    from skimage import data
+
+    from tests.media.test_image import png_bomb
+
+    monkeypatch.setenv("MMER_CACHE_DIR", str(fer_cache))
+    cv2.imwrite(str(tmp_path / "face.jpg"), cv2.resize(data.astronaut(), (320, 320))[:, :, ::-1])
+    assert run("predict", tmp_path / "face.jpg", "--json") == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["emotion"], answer["duration_s"], answer["frames_analysed"]) == ("HAP", 1.0, 1)
+    assert answer["modalities"]["detail"]["audio"] == "a photo has no sound"
+    assert run("predict", tmp_path / "face.jpg") == 0
+    assert capsys.readouterr().out.startswith("Happy (HAP)")
+    assert run("predict", png_bomb(tmp_path / "bomb.png", 50_000, 50_000)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "2,500,000,000 pixels" in err and len(err.splitlines()) == 1
+
+
 def test_sample_clip_command_writes_what_it_is_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from mmer.faces import get_detector
 
