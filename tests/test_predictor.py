@@ -84,14 +84,16 @@ def test_default_scores_are_fer_probabilities_without_surprise(face_model: Defau
     """The same numbers as running the face model on the crops by hand, calibrated by its
     temperature: no second copy of the logic."""
     from mmer.face_expert.expert import to_six
-    from mmer.faces.crop import crop_face
+    from mmer.faces.crop import face_crop
     from mmer.pooling import temper
 
     answer = face_model.predict(clips["silent"], sample_frames=4).to_dict()
     sampled = media.sample_frames(clips["silent"], face_model.frame_count(media.clip_duration(clips["silent"]), 4))
     tracker = face_model.tracker()  # the main face, followed from sample to sample
-    crops = np.stack([crop_face(f, tracker.box(t, f), face_model.crop_size, face_model.recipe.face_margin)
-                      for t, f in zip(sampled.times, sampled.frames, strict=True)])
+    boxes = [tracker.box(t, f) for t, f in zip(sampled.times, sampled.frames, strict=True)]
+    crops = np.stack([face_crop(f, box, box.landmarks, size=face_model.crop_size,
+                                margin=face_model.recipe.face_margin, align=face_model.recipe.align)
+                      for f, box in zip(sampled.frames, boxes, strict=True)])
     probs = face_model.faces.probabilities(crops, flip=face_model.faces.flip)
     assert face_model.face_temperature == face_model.faces.temperature and face_model.faces.calibrated
     expected = temper(to_six(probs, face_model.faces.classes), face_model.face_temperature).mean(axis=0)
