@@ -56,9 +56,9 @@ def render_card(figures: dict[str, Any]) -> str:
         figures["command"],
         "```",
         "",
-        f"Training took {figures['train_seconds'] / 60:.0f} min ({len(history)} epochs), the whole run "
-        f"{figures['total_seconds'] / 60:.0f} min, on the machine that ran it. A stopped run resumes from its "
-        "last epoch to the same weights.",
+        f"Training took {figures['train_seconds'] / 60:.0f} min ({len(history)} epochs, summed over every resumed "
+        f"part), choosing on PublicTest and measuring PrivateTest {figures['measure_seconds'] / 60:.1f} min, on the "
+        "machine that ran it. A stopped run resumes from its last epoch to the same weights.",
         "",
         "## Protocol",
         "",

@@ -125,13 +125,15 @@ def test_the_build_chooses_on_publictest_and_writes_the_card_from_its_run(tmp_pa
 @pytest.mark.slow
 def test_train_face_on_a_reduced_budget_beats_the_majority_class(shared_data: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from mmer.datasets.fer2013 import ferplus_majority, load_fer2013, load_ferplus_votes
+
     out = tmp_path / "model"
     code = main(["train-face", "--data", str(shared_data / "fer2013"), "-o", str(out), "--state-dir",
-                 str(tmp_path / "state"), "--limit", "3000", "--epochs", "3", "--widths", "8", "16", "32", "64",
-                 "--command-line", "reduced"])
+                 str(tmp_path / "state"), "--limit", "4000", "--epochs", "5", "--command-line", "reduced"])
     assert code == 0
     figures = load_figures(out)
     public = figures["val_accuracy"]  # PublicTest, FER+ majority over its eight emotions
-    # FER+'s most common majority on PublicTest is neutral, about 36 % of the faces with one
-    assert public > 0.45, public
+    majority = ferplus_majority(load_ferplus_votes(load_fer2013(shared_data / "fer2013", "PublicTest")))
+    base_rate = np.bincount(majority[majority >= 0]).max() / (majority >= 0).sum()  # neutral's share, about 0.36
+    assert public > base_rate + 0.1, (public, base_rate)
     assert "PrivateTest" in capsys.readouterr().out
