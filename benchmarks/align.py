@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from collections import Counter
@@ -34,6 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from detectors import data_dir  # noqa: E402  (this folder: the one place that finds the photos)
+
 from mmer.faces import Detection, get_detector  # noqa: E402
 from mmer.faces.align import roll_angle  # noqa: E402
 from mmer.faces.crop import aligned_crop, crop_face  # noqa: E402
@@ -42,15 +43,6 @@ from mmer.predictor.base import DETECTOR_OPTIONS  # noqa: E402
 SETTINGS: dict[str, dict[str, Any]] = {"dataset": {}, "serving": dict(DETECTOR_OPTIONS)}
 #: (size, margin) of the crops timed.
 CROPS = ((48, 0.09), (64, 0.09), (224, 0.25))
-
-
-def data_dir(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    for root in (os.environ.get("MMER_DATA"), REPO.parent / "shared" / "data"):
-        if root and (Path(root) / "faces-in-the-wild" / "labels.csv").is_file():
-            return Path(root) / "faces-in-the-wild"
-    raise SystemExit("faces-in-the-wild not found: pass --data DIR or set MMER_DATA (see ../shared/data/README.md)")
 
 
 def photo_paths(root: Path, limit: int) -> list[Path]:

@@ -24,7 +24,6 @@ import argparse
 import csv
 import dataclasses
 import logging
-import os
 import statistics
 import sys
 import time
@@ -36,20 +35,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from detectors import data_dir  # noqa: E402  (this folder: the one place that finds the photos)
+
 from mmer.labels import CLASSES  # noqa: E402
 from mmer.predictor.answer import InputError  # noqa: E402
 
 #: The collection's label → mmer's class (surprise and contempt have none).
 LABELS = {"neutral": "NEU", "happiness": "HAP", "sadness": "SAD", "anger": "ANG", "fear": "FEA", "disgust": "DIS"}
-
-
-def data_dir(given: Path | None) -> Path:
-    if given is not None:
-        return given
-    for root in (os.environ.get("MMER_DATA"), REPO.parent / "shared" / "data"):
-        if root and (Path(root) / "faces-in-the-wild" / "labels.csv").is_file():
-            return Path(root) / "faces-in-the-wild"
-    raise SystemExit("faces-in-the-wild not found: pass --data DIR or set MMER_DATA (see ../shared/data/README.md)")
 
 
 def photos(root: Path, min_class: int, per_class: int | None) -> list[tuple[Path, str]]:
